@@ -1,0 +1,154 @@
+#include "partition.h"
+
+#include <stdlib.h>
+
+static size_t ceil_div(size_t a, size_t b)
+{
+    return (a + b - 1) / b;
+}
+
+int zs_partition_init(zs_partition *p, int stage, int world, const size_t *param_numel, int n_params)
+{
+    *p = (zs_partition){.stage = stage, .world = world};
+    for (int i = 0; i < n_params; i++)
+        p->numel += param_numel[i];
+    size_t W = (size_t)world;
+    if (stage == 0) {
+        p->len = p->numel;
+    } else if (stage == 1 || stage == 2) {
+        size_t align = 2 * W;                 /* nccl_start_alignment_factor * world */
+        p->len = ceil_div(p->numel, align) * align / W;
+    } else {
+        p->n_params = n_params;
+        p->param_numel = malloc(sizeof(size_t) * (size_t)n_params);
+        p->param_offset = malloc(sizeof(size_t) * (size_t)n_params);
+        p->shard_len = malloc(sizeof(size_t) * (size_t)n_params);
+        p->shard_offset = malloc(sizeof(size_t) * (size_t)n_params);
+        if (!p->param_numel || !p->param_offset || !p->shard_len || !p->shard_offset) {
+            zs_partition_free(p);
+            return -1;
+        }
+        size_t model_off = 0, shard_off = 0;
+        for (int i = 0; i < n_params; i++) {
+            p->param_numel[i] = param_numel[i];
+            p->param_offset[i] = model_off;
+            p->shard_len[i] = ceil_div(param_numel[i], W);
+            p->shard_offset[i] = shard_off;
+            model_off += param_numel[i];
+            shard_off += p->shard_len[i];
+        }
+        p->len = shard_off;
+    }
+    return 0;
+}
+
+void zs_partition_free(zs_partition *p)
+{
+    free(p->param_numel);
+    free(p->param_offset);
+    free(p->shard_len);
+    free(p->shard_offset);
+    *p = (zs_partition){0};
+}
+
+/* Stage 3: the parameter whose shard holds partition element j (binary search on shard_offset). */
+static int stage3_param_of(const zs_partition *p, size_t j)
+{
+    int lo = 0, hi = p->n_params - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (p->shard_offset[mid] <= j)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+int64_t zs_partition_model_index(const zs_partition *p, int rank, size_t j)
+{
+    if (j >= p->len)
+        return -1;
+    if (p->stage == 0)
+        return (int64_t)j;
+    if (p->stage == 1 || p->stage == 2) {
+        size_t flat = (size_t)rank * p->len + j;
+        return flat < p->numel ? (int64_t)flat : -1;
+    }
+    int q = stage3_param_of(p, j);
+    size_t elem = (size_t)rank * p->shard_len[q] + (j - p->shard_offset[q]);
+    return elem < p->param_numel[q] ? (int64_t)(p->param_offset[q] + elem) : -1;
+}
+
+size_t zs_partition_real_count(const zs_partition *p, int rank)
+{
+    size_t count = 0;
+    for (size_t j = 0; j < p->len; j++)
+        count += zs_partition_model_index(p, rank, j) >= 0;
+    return count;
+}
+
+void zs_partition_extract(const zs_partition *p, int rank, const float *full, float *out)
+{
+    for (size_t j = 0; j < p->len; j++) {
+        int64_t idx = zs_partition_model_index(p, rank, j);
+        out[j] = idx >= 0 ? full[idx] : 0.0f;
+    }
+}
+
+void zs_partition_assemble(const zs_partition *p, const float *const *parts, float *full)
+{
+    int owners = p->stage == 0 ? 1 : p->world;   /* stage 0: every rank holds everything */
+    for (int r = 0; r < owners; r++) {
+        for (size_t j = 0; j < p->len; j++) {
+            int64_t idx = zs_partition_model_index(p, r, j);
+            if (idx >= 0)
+                full[idx] = parts[r][j];
+        }
+    }
+}
+
+/* Name of the parameter holding flat element idx, and the offset of idx inside it. */
+static int param_at(const size_t *param_numel, int n_params, size_t idx, size_t *within)
+{
+    size_t start = 0;
+    for (int i = 0; i < n_params; i++) {
+        if (idx < start + param_numel[i]) {
+            *within = idx - start;
+            return i;
+        }
+        start += param_numel[i];
+    }
+    return -1;
+}
+
+void zs_partition_print(const zs_partition *p, const char *const *names, const size_t *param_numel,
+                        int n_params, FILE *out)
+{
+    int ranks = p->stage == 0 ? 1 : p->world;
+    for (int r = 0; r < ranks; r++) {
+        if (p->stage == 0)
+            fprintf(out, "every rank (%zu elements):", p->len);
+        else
+            fprintf(out, "rank %d (%zu elements):", r, p->len);
+        size_t j = 0;
+        while (j < p->len) {
+            int64_t idx = zs_partition_model_index(p, r, j);
+            size_t run = 1;
+            if (idx < 0) {
+                while (j + run < p->len && zs_partition_model_index(p, r, j + run) < 0)
+                    run++;
+                fprintf(out, " pad[%zu]", run);
+            } else {
+                size_t within;
+                int q = param_at(param_numel, n_params, (size_t)idx, &within);
+                while (j + run < p->len && zs_partition_model_index(p, r, j + run) == idx + (int64_t)run &&
+                       within + run < param_numel[q])
+                    run++;
+                fprintf(out, " %s[%zu:%zu]", names[q], within, within + run);
+            }
+            j += run;
+        }
+        fputc('\n', out);
+    }
+}
