@@ -1,0 +1,13 @@
+#!/bin/sh
+# The main demo: the reference trains the tiny GPT-2 on an example ZeRO-2 config (AdamW + WarmupLR,
+# modelled on the seeds' configs) with 1, 2 and 4 simulated ranks, printing each optimizer step and
+# the bytes of model state every rank holds under each ZeRO stage.
+set -e
+root=$(cd "$(dirname "$0")/.." && pwd)
+zs_ref=${ZS_REF:-$root/build/default/bin/zs-ref}
+[ -x "$zs_ref" ] || { echo "demo: $zs_ref not found; build first: cmake --workflow --preset default" >&2; exit 2; }
+for world in 1 2 4; do
+    echo
+    echo "=== world size $world ==="
+    "$zs_ref" --case "$root/conformance/cases/demo_zero2.json" --world "$world" --memory
+done
