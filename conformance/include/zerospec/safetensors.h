@@ -3,7 +3,8 @@
  * Layout: 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON, then the data buffer.
  * The writer follows the reference writer's conventions so files are byte-deterministic:
  *   - "__metadata__" first (string -> string, keys sorted), then tensors in data-offset order;
- *   - tensors laid out back to back ordered by descending dtype alignment, then by name;
+ *   - tensors laid out back to back in the reference writer's order: descending dtype rank
+ *     (I64, F64, F32, I32, BF16, F16, U8, BOOL), then by name — byte-identical to safetensors.numpy.save;
  *   - compact JSON, fields in the order dtype, shape, data_offsets;
  *   - header padded with spaces to a multiple of 8 bytes;
  *   - written to "<path>.tmp.<pid>", fsync'ed, then renamed over <path> (never half-written).
