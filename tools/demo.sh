@@ -9,5 +9,5 @@ zs_ref=${ZS_REF:-$root/build/default/bin/zs-ref}
 for world in 1 2 4; do
     echo
     echo "=== world size $world ==="
-    "$zs_ref" --case "$root/conformance/cases/demo_zero2.json" --world "$world" --memory
+    "$zs_ref" --case "$root/tools/demo/zero2.json" --world "$world" --memory
 done

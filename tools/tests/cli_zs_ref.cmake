@@ -4,11 +4,11 @@ if(TARGET zs-ref)
   set(D ${PROJECT_SOURCE_DIR}/tools/tests/data)
   zs_add_cli_test(zs_ref.help STATUS zero REGEX "usage: zs-ref" COMMAND ${ZS_REF} --help)
   zs_add_cli_test(zs_ref.demo_case STATUS zero REGEX "ZeRO stage 2 \\| world 2.*\n.*step +loss"
-    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/conformance/cases/demo_zero2.json --world 2 --steps 2)
+    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/tools/demo/zero2.json --world 2 --steps 2)
   zs_add_cli_test(zs_ref.memory_table STATUS zero REGEX "ZeRO-3 +[0-9]+"
-    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/conformance/cases/demo_zero2.json --world 4 --steps 1 --memory)
+    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/tools/demo/zero2.json --world 4 --steps 1 --memory)
   zs_add_cli_test(zs_ref.trace_comm STATUS zero REGEX "comm: reduce_scatter +gradients"
-    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/conformance/cases/demo_zero2.json --world 2 --steps 1 --trace-comm)
+    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/tools/demo/zero2.json --world 2 --steps 1 --trace-comm)
   zs_add_cli_test(zs_ref.malformed_json STATUS nonzero REGEX "line 3, column [0-9]+"
     COMMAND ${ZS_REF} --config ${D}/bad_json.json)
   zs_add_cli_test(zs_ref.trailing_comma STATUS nonzero REGEX "line 15, column [0-9]+"

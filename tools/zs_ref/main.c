@@ -26,6 +26,7 @@ static const char usage[] =
     "  --trace-comm     print every collective (op, dtype, elements, bytes sent per rank)\n"
     "  --strict         treat warnings (config keys DeepSpeed ignores) as errors\n"
     "  --quiet          print nothing but errors\n"
+    "  --describe       print the case name and its world sizes, then exit\n"
     "  -h, --help       this help\n"
     "\n"
     "Exit status: 0 success, 1 training stopped (e.g. loss scale at minimum, non-finite gradient),\n"
@@ -34,7 +35,7 @@ static const char usage[] =
 typedef struct options {
     const char *case_path, *config_path, *out_path;
     int world, steps, stage;
-    int memory, trace_comm, strict, quiet;
+    int memory, trace_comm, strict, quiet, describe;
 } options;
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
@@ -76,6 +77,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--trace-comm")) o->trace_comm = 1;
         else if (!strcmp(a, "--strict")) o->strict = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        else if (!strcmp(a, "--describe")) o->describe = 1;
         else {
             fprintf(stderr, "zs-ref: error: unknown argument '%s' (see zs-ref --help)\n", a);
             return -1;
@@ -223,6 +225,14 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "zs-ref: error: %s\n", err.msg);
         return 2;
+    }
+    if (o.describe) {
+        printf("%s", kase.name);
+        for (int i = 0; i < kase.n_world_sizes; i++)
+            printf(" %d", kase.world_sizes[i]);
+        printf("\n");
+        zs_case_free(&kase);
+        return 0;
     }
     int warnings = config_warnings(&kase.config, kase.config_source, o.quiet ? NULL : stderr);
     if (o.strict && warnings) {
