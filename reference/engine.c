@@ -395,7 +395,8 @@ static void optimizer_step(zs_engine *e, float inv_scale, double lr)
 {
     const zs_optimizer_config *hp = &e->cfg->optimizer;
     zs_optim_step st = {.step = e->applied_steps + 1, .lr = lr, .beta1 = hp->betas[0], .beta2 = hp->betas[1]};
-    zs_sched_betas(&e->cfg->scheduler, e->applied_steps, &st.beta1, &st.beta2);
+    if (e->optim->has_betas)   /* OneCycle cycles beta1 (and pins beta2) of Adam-family optimizers */
+        zs_sched_betas(&e->cfg->scheduler, e->applied_steps, &st.beta1, &st.beta2);
     for (int r = 0; r < e->world; r++) {
         zs_rank *rk = &e->ranks[r];
         float *g32 = e->recv[r];   /* free at this point: the fp32 copy of the gradient partition */
