@@ -123,38 +123,9 @@ int zs_ds_config_parse(const char *json_text, const char *source, zs_ds_config *
 int zs_ds_config_load(const char *path, zs_ds_config *out, zs_error *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return zs_fail(err, "%s: cannot open the DeepSpeed config", path);
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 16384;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return zs_fail(err, "%s: out of memory", path);
-            }
-            text = t;
-        }
-        size_t got = fread(text + len, 1, 4096, f);
-        len += got;
-        if (got < 4096)
-            break;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error) {
-        free(text);
-        return zs_fail(err, "%s: read error", path);
-    }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        free(text);
-        return zs_fail(err, "%s: the file contains a NUL byte; not a JSON text", path);
-    }
+    char *text = zs_json_read_file(path, "the DeepSpeed config", err);
+    if (!text)
+        return -1;
     int rc = zs_ds_config_parse(text, path, out, err);
     free(text);
     return rc;

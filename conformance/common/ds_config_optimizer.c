@@ -302,8 +302,9 @@ static int check_param_value(zs_ds_parse *p, const opt_param *d, const char *pat
             if (!(o->betas[i] >= 0 && o->betas[i] < 1))
                 return zs_fail(err, "%s[%d]: must be in [0, 1), got %g", path, i, o->betas[i]);
     } else if (!strcmp(n, "amsgrad") && o->amsgrad) {
-        return zs_fail(err, "%s: true is not supported (DeepSpeed's fused, CPU and 1-bit optimizers raise \"does "
-                            "not support the AMSGrad variant\"; zerospec does not model AMSGrad)",
+        return zs_fail(err, "%s: true is not supported (FusedAdam, FusedLamb and the 1-bit optimizers raise \"does "
+                            "not support the AMSGrad variant\", DeepSpeed's CPU optimizers silently ignore it; "
+                            "zerospec does not model AMSGrad)",
                        path);
     }
     return 0;

@@ -104,6 +104,39 @@ cJSON *zs_json_parse(const char *text, const char *source, zs_error *err)
     return NULL;
 }
 
+char *zs_json_read_file(const char *path, const char *what, zs_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return zs_fail(err, "%s: cannot open %s", path, what), NULL;
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 16384;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                fclose(f);
+                return zs_fail(err, "%s: out of memory", path), NULL;
+            }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, 4096, f);
+        len += got;
+        if (got < 4096)
+            break;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (read_error || memchr(text, '\0', len)) {
+        free(text);
+        return zs_fail(err, "%s: %s", path, read_error ? "read error" : "contains a NUL byte; not a JSON text"), NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Duplicate keys: cJSON keeps both; Python's json with DeepSpeed's object_pairs_hook rejects them
  * (config_utils.py dict_raise_error_on_duplicate_keys). */

@@ -17,6 +17,9 @@
  * "<source>: invalid JSON at line L, column C: <hint>". */
 cJSON *zs_json_parse(const char *text, const char *source, zs_error *err);
 
+/* Reads a whole text file (NUL bytes refused); `what` names it in messages. Caller frees. */
+char *zs_json_read_file(const char *path, const char *what, zs_error *err);
+
 /* Fails naming the path of the first key that appears twice in one object. */
 int zs_json_check_duplicates(const cJSON *root, zs_error *err);
 
