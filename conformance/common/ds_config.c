@@ -77,10 +77,10 @@ int zs_ds_config_parse_tree(const cJSON *root, const zs_json_numforms *forms, co
                             zs_ds_config *out, zs_error *err)
 {
     set_defaults(out);
-    if (!cJSON_IsObject(root))
-        return zs_fail(err, "%s: a DeepSpeed config must be a JSON object", source);
     zs_ds_parse p = {.root = root, .forms = forms, .cfg = out, .err = err};
-    int rc = zs_json_check_duplicates(root, err);
+    int rc = cJSON_IsObject(root) ? 0 : zs_fail(err, "a DeepSpeed config must be a JSON object");
+    if (!rc)
+        rc = zs_json_check_duplicates(root, err);
     if (!rc)
         rc = zs_ds_parse_top(&p);
     if (!rc)
@@ -100,6 +100,7 @@ int zs_ds_config_parse_tree(const cJSON *root, const zs_json_numforms *forms, co
     if (rc) {
         zs_error_prefix(err, "%s", source);
         zs_ds_config_free(out);
+        memset(out, 0, sizeof *out);
     }
     return rc;
 }

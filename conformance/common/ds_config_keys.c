@@ -65,6 +65,8 @@ int zs_check_kind(const cJSON *v, zs_jkind kind, const char *path, zs_error *err
     int64_t i;
     double d;
     const char *s;
+    if (kind != ZS_JK_ANY && zs_json_is_auto(v)) /* "auto" is never a valid value of a key read here */
+        return zs_json_fail_auto(path, err);
     switch (kind) {
     case ZS_JK_ANY:
         return 0;

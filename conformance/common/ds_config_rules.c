@@ -52,9 +52,9 @@ static int check_dtypes(zs_ds_parse *p)
             zs_report_set(r, path, ZS_KEY_ACCEPTED, "null: the model dtype");
             continue;
         }
-        const char *s;
-        if (zs_json_string(t, path, &s, p->err))
+        if (zs_check_kind(t, ZS_JK_STRING, path, p->err))
             return -1;
+        const char *s = t->valuestring;
         const char *family = dtype_family(s);
         if (!family)
             return zs_fail(p->err, "%s: \"%s\" is not a dtype (fp32, fp16 or bf16)", path, s);

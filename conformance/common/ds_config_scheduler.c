@@ -135,6 +135,8 @@ static int read_param(zs_ds_parse *p, const sched_param *d, const cJSON *v, cons
     char *field = (char *)s + d->offset;
     int64_t i;
     const char *str;
+    if (zs_json_is_auto(v))
+        return zs_json_fail_auto(path, p->err);
     switch (d->kind) {
     case S_NUMBER_OR_NULL:
         if (cJSON_IsNull(v))
@@ -146,8 +148,6 @@ static int read_param(zs_ds_parse *p, const sched_param *d, const cJSON *v, cons
         return zs_json_bool(v, path, (int *)field, p->err);
     case S_POSITIVE_INT:
         /* lr_schedules.py WarmupLR / WarmupCosineLR / LRRangeTest: isinstance(x, int) and x > 0 */
-        if (zs_json_is_auto(v))
-            return zs_json_fail_auto(path, p->err);
         if (!cJSON_IsNumber(v) || zs_json_numforms_is_float(p->forms, v) || zs_json_int(v, path, 1, INT64_MAX, &i, NULL)) {
             char got[96];
             zs_json_describe(v, got, sizeof got);

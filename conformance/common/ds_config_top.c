@@ -183,8 +183,9 @@ static int read_scalars(zs_ds_parse *p)
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "gradient_allreduce_op"))) {
         const char *op;
-        if (zs_json_string(v, "gradient_allreduce_op", &op, err))
+        if (zs_check_kind(v, ZS_JK_STRING, "gradient_allreduce_op", err))
             return -1;
+        op = v->valuestring;
         if (strcasecmp(op, "sum") == 0)
             return zs_fail(err, "gradient_allreduce_op: \"sum\" (sum instead of average across ranks) is not "
                                 "modelled by zerospec; use \"mean\" (the default)");

@@ -60,6 +60,8 @@ static inline void expect_error(const char *single_quoted, const char *needle)
     }
     if (!strstr(err.msg, needle))
         fail_msg("error \"%s\" does not contain \"%s\"", err.msg, needle);
+    assert_null(cfg.canonical_json); /* a failed parse leaves nothing to free */
+    assert_null(cfg.report.entries);
 }
 
 static inline const zs_key_entry *entry_of(const zs_ds_config *cfg, const char *path)

@@ -108,6 +108,13 @@ static void auto_values_must_be_resolved(void **state)
     expect_error("{'optimizer': {'type': 'Adam'}, 'scheduler': {'type': 'WarmupLR', 'params': "
                  "{'warmup_num_steps': 'auto'}}}",
                  "scheduler.params.warmup_num_steps is \"auto\"");
+    expect_error("{'optimizer': {'type': 'auto'}}", "optimizer.type is \"auto\"");
+    expect_error("{'zero_optimization': {'stage': 2, 'offload_optimizer': {'device': 'auto'}}}",
+                 "zero_optimization.offload_optimizer.device is \"auto\"");
+    expect_error("{'optimizer': {'type': 'Adam'}, 'scheduler': {'type': 'WarmupLR', 'params': "
+                 "{'warmup_type': 'auto'}}}",
+                 "scheduler.params.warmup_type is \"auto\"");
+    expect_error("{'data_types': {'grad_accum_dtype': 'auto'}}", "data_types.grad_accum_dtype is \"auto\"");
 }
 
 static void load_reads_a_file_and_names_it(void **state)
