@@ -2,7 +2,7 @@
  *
  * This is plumbing shared by reference/, fast/ and tools/ (it does no numerics). It follows
  * DeepSpeed v0.19.6 (deepspeedai/DeepSpeed@edaa7221) unless a field comment says otherwise;
- * docs/spec.md "Configuration" lists every key, default and rule with its DeepSpeed source.
+ * docs/spec/config.md lists every key, default and rule with its DeepSpeed source.
  *
  * Error messages name the key by its JSON path (e.g. "zero_optimization.stage") and the rule.
  * Invalid JSON reports "line L, column C". Every key seen is recorded in a key report with its
@@ -52,7 +52,7 @@ typedef enum zs_scheduler_type {
 typedef enum zs_warmup_type { ZS_WARMUP_LOG = 0, ZS_WARMUP_LINEAR } zs_warmup_type;
 
 /* Optimizer hyper-parameters, defaults already applied for the chosen type (DeepSpeed's
- * constructor defaults; docs/spec.md "Optimizers"). Fields irrelevant to the type keep defaults. */
+ * constructor defaults; docs/spec/config.md "Optimizer"). Fields irrelevant to the type keep defaults. */
 typedef struct zs_optimizer_config {
     zs_optimizer_type type;
     char type_name[32];        /* as written in the config */
@@ -60,9 +60,10 @@ typedef struct zs_optimizer_config {
     double betas[2];
     double eps;
     double weight_decay;
-    int adam_w_mode;           /* effective: 1 for AdamW, "adam_w_mode" (default true) for Adam */
+    int adam_w_mode;           /* effective: 1 for AdamW and MuAdamW, 0 for MuAdam,
+                                  "adam_w_mode" (default true) for Adam */
     int bias_correction;       /* default 1 */
-    int torch_adam;            /* default 0 */
+    int torch_adam;            /* default 0; 1 for MuAdam/MuAdamW (they are torch.optim.Adam/AdamW) */
     int amsgrad;               /* must be 0 (FusedAdam raises) */
     /* Lamb / OneBitLamb */
     double max_coeff, min_coeff;
@@ -77,7 +78,8 @@ typedef struct zs_optimizer_config {
     double momentum, dampening;
     int nesterov;
     /* Muon */
-    double muon_lr, adam_lr;   /* 0 = not given */
+    double muon_lr, adam_lr;   /* Muon: effective group lrs (muon_lr, else lr, else 0.02; adam_lr, else lr,
+                                  else 3e-4); lr holds muon_lr. 0 for other types */
     char ns_method[16];        /* "gram" (default) or "standard" */
 } zs_optimizer_config;
 
@@ -85,7 +87,8 @@ typedef struct zs_scheduler_config {
     zs_scheduler_type type;
     char type_name[32];
     /* WarmupLR / WarmupDecayLR / WarmupCosineLR */
-    double warmup_min_lr, warmup_max_lr;   /* warmup_max_lr defaults to optimizer lr (v0.18+) */
+    double warmup_min_lr, warmup_max_lr;   /* WarmupLR: max defaults to optimizer lr (v0.17.2+);
+                                              WarmupDecayLR: to 0.001 */
     int64_t warmup_num_steps;              /* default 1000 */
     zs_warmup_type warmup_type;            /* default log */
     int64_t total_num_steps;               /* required by WarmupDecayLR and WarmupCosineLR */
@@ -96,9 +99,9 @@ typedef struct zs_scheduler_config {
     int lr_range_test_staircase;
     /* OneCycle */
     double cycle_min_lr, cycle_max_lr, decay_lr_rate;
-    int64_t cycle_first_step_size, cycle_second_step_size;   /* second: 0 = same as first */
-    int64_t cycle_first_stair_count, cycle_second_stair_count, decay_step_size;
-    int cycle_momentum;
+    int64_t cycle_first_step_size, cycle_second_step_size;   /* second: effective (absent = first) */
+    int64_t cycle_first_stair_count, cycle_second_stair_count, decay_step_size; /* second: effective */
+    int cycle_momentum;                    /* effective: off when the optimizer has no betas */
     double cycle_min_mom, cycle_max_mom, decay_mom_rate;
 } zs_scheduler_config;
 
@@ -123,14 +126,15 @@ typedef enum zs_offload_device { ZS_OFFLOAD_NONE = 0, ZS_OFFLOAD_CPU, ZS_OFFLOAD
 
 typedef struct zs_offload_config {
     zs_offload_device device;
-    int pin_memory;
+    int pin_memory;               /* default 1 (v0.19.5+) */
     double ratio;                 /* offload_optimizer only, default 1.0 */
 } zs_offload_config;
 
 typedef struct zs_zero_config {
     int stage;                            /* 0..3, default 0 */
     zs_offload_config offload_optimizer;
-    zs_offload_config offload_param;      /* only used at stage 3 (DeepSpeed ignores it below) */
+    zs_offload_config offload_param;      /* only used at stage 3 (DeepSpeed ignores it below; reset
+                                             to device none there) */
     int contiguous_gradients;             /* default 1 */
     int reduce_scatter;                   /* default 1 */
     int overlap_comm;                     /* default: 1 iff stage 3 */
@@ -169,7 +173,7 @@ typedef struct zs_ds_config {
     double gradient_clipping;             /* default 1.0 (v0.19.3+); 0 = off */
     int prescale_gradients;               /* default 0 */
     double gradient_predivide_factor;     /* default 1.0 */
-    int steps_per_print;                  /* default 10 */
+    int steps_per_print;                  /* 0 = not given (v0.19.6 default None: no progress lines) */
     zs_precision precision;
     zs_fp16_config fp16;
     zs_bf16_config bf16;
@@ -190,8 +194,9 @@ typedef struct zs_batch {
 /* Parses JSON text. `source` names it in messages (a path, or "<string>").
  * Returns -1 for any error: invalid JSON (with line and column), duplicate keys, unknown keys in
  * strict sections, wrong types/values, unsupported combinations; the message names the key.
- * Warnings (keys DeepSpeed ignores, e.g. offload_param below stage 3) are recorded in the report
- * with ZS_KEY_IGNORED and do not fail. */
+ * Warnings (keys DeepSpeed ignores: unknown top-level keys as ZS_KEY_UNKNOWN, offload_param below
+ * stage 3 as ZS_KEY_IGNORED) are recorded in the report and do not fail. On failure `out` is left
+ * empty (zeroed); zs_ds_config_free is harmless on it. */
 int zs_ds_config_parse(const char *json_text, const char *source, zs_ds_config *out, zs_error *err);
 int zs_ds_config_load(const char *path, zs_ds_config *out, zs_error *err);
 void zs_ds_config_free(zs_ds_config *cfg);
