@@ -117,7 +117,7 @@ int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
     if (world < 1 || world > ZS_MAX_WORLD)
         return zs_fail(err, "world size must be between 1 and %d, got %d", ZS_MAX_WORLD, world);
     if (zs_ds_config_resolve_batch(e->cfg, world, &e->batch, err))
-        return -1;
+        return zs_error_prefix(err, "world size %d", world);
     if (!e->cfg->has_optimizer)
         return zs_fail(err, "the config has no \"optimizer\" block; zs-ref needs one (DeepSpeed would "
                             "use the client's optimizer, which a config file cannot describe)");

@@ -1,5 +1,6 @@
 /* Case files (format in zerospec/case.h; rules in docs/spec/config.md "Case files"). */
 #include "zerospec/case.h"
+#include "zerospec/ds_auto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,12 @@ int zs_case_load(const char *path, zs_case *out, zs_error *err)
 
 int zs_case_from_config_file(const char *config_path, zs_case *out, zs_error *err)
 {
+    return zs_case_from_config_file_resolved(config_path, NULL, 0, out, err);
+}
+
+int zs_case_from_config_file_resolved(const char *config_path, const char *const *sets, int n_sets, zs_case *out,
+                                      zs_error *err)
+{
     set_defaults(out);
     /* name: the file's base name without ".json", other characters replaced by '_' */
     const char *base = strrchr(config_path, '/');
@@ -266,7 +273,8 @@ int zs_case_from_config_file(const char *config_path, zs_case *out, zs_error *er
     snprintf(out->config_source, sizeof out->config_source, "%s", config_path);
     int rc = -1;
     if ((out->config_json = zs_json_read_file(config_path, "the DeepSpeed config", err)))
-        rc = zs_ds_config_parse(out->config_json, config_path, &out->config, err);
+        rc = n_sets > 0 ? zs_ds_config_parse_resolved(out->config_json, config_path, sets, n_sets, &out->config, err)
+                        : zs_ds_config_parse(out->config_json, config_path, &out->config, err);
     if (!rc)
         rc = check_runnable(out, err);
     if (rc)

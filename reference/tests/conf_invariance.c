@@ -15,12 +15,13 @@
 
 /* Tolerance for fp32 runs whose gradient sums associate differently (different W, or stage 0/1 vs
  * 2/3 with GAS > 1): |a - b| <= ATOL + RTOL * |b| per element. Rationale: one step's gradients differ
- * by a few fp32 ulps (relative ~1e-7 to 1e-6 after cancellation); Adam's update m / (sqrt(v) + eps)
- * carries that relative error into a step of size ~lr = 3e-3, so after 5 steps parameters (|p| ~ 0.02
- * to 1) move apart by ~5 * 3e-3 * 1e-6 — far below the bounds; gradients that are zero up to rounding
- * noise can flip the sign of an early Adam step, bounded by ATOL ~ lr * 2 * 5 steps * 1e-3. */
-#define RTOL 1e-5
-#define ATOL 3e-5
+ * by a few fp32 ulps of their largest terms (relative 1e-7..1e-6, more where terms cancel); Adam's
+ * update m / (sqrt(v) + eps) carries that relative error into a step of size <= lr = 3e-3, and
+ * elements whose gradient is ~0 up to rounding can move by a larger fraction of lr. Measured on this
+ * model (2026-11-23): max |diff| 1.97e-6 (W = 3 vs W = 1), i.e. 49% of this bound; all other pairs
+ * <= 1.1e-6. The bound is kept within ~2x of the measurement so a real bug cannot hide under it. */
+#define RTOL 1e-6
+#define ATOL 4e-6
 
 typedef struct compare_result {
     double max_abs, worst_ratio;   /* worst_ratio = max over elements of |a-b| / (ATOL + RTOL|b|) */

@@ -7,10 +7,12 @@
 
 #include "engine.h"
 #include "trace.h"
+#include "zs_ref.h"
 #include "zerospec/case.h"
 
 static const char usage[] =
     "usage: zs-ref (--case FILE | --config FILE) [--world N] [--out FILE] [options]\n"
+    "       zs-ref config check FILE [--set key=value ...]\n"
     "\n"
     "Trains the tiny GPT-2 of the case with the CPU reference, simulating N data-parallel ranks\n"
     "under the DeepSpeed config's ZeRO stage, precision, optimizer and LR scheduler, and prints one\n"
@@ -18,6 +20,9 @@ static const char usage[] =
     "\n"
     "  --case FILE      conformance case (DeepSpeed config + model, seed, steps, world sizes)\n"
     "  --config FILE    plain DeepSpeed JSON config; default model, seed 1234, 5 steps\n"
+    "  --set KEY=VALUE  with --config: resolve Hugging Face \"auto\" values from TrainingArguments\n"
+    "                   names (learning_rate=3e-4, per_device_train_batch_size=4, ...); repeatable;\n"
+    "                   the resolved config is printed\n"
     "  --world N        number of simulated ranks (default: the case's first world size)\n"
     "  --out FILE       write the golden trace (safetensors) to FILE, atomically\n"
     "  --steps K        override the number of optimizer steps\n"
@@ -36,6 +41,8 @@ typedef struct options {
     const char *case_path, *config_path, *out_path;
     int world, steps, stage;
     int memory, trace_comm, strict, quiet, describe;
+    const char *sets[64];
+    int n_sets;
 } options;
 
 static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
@@ -61,7 +68,7 @@ static int parse_args(int argc, char **argv, options *o)
             fputs(usage, stdout);
             exit(0);
         }
-        int takes_value = !strcmp(a, "--case") || !strcmp(a, "--config") || !strcmp(a, "--out") ||
+        int takes_value = !strcmp(a, "--case") || !strcmp(a, "--config") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
                           !strcmp(a, "--world") || !strcmp(a, "--steps") || !strcmp(a, "--stage");
         if (takes_value && !next) {
             fprintf(stderr, "zs-ref: error: %s needs a value\n", a);
@@ -70,6 +77,13 @@ static int parse_args(int argc, char **argv, options *o)
         if (!strcmp(a, "--case")) o->case_path = argv[++i];
         else if (!strcmp(a, "--config")) o->config_path = argv[++i];
         else if (!strcmp(a, "--out")) o->out_path = argv[++i];
+        else if (!strcmp(a, "--set")) {
+            if (o->n_sets == 64) {
+                fprintf(stderr, "zs-ref: error: at most 64 --set options\n");
+                return -1;
+            }
+            o->sets[o->n_sets++] = argv[++i];
+        }
         else if (!strcmp(a, "--world")) { if (parse_int(a, argv[++i], 1, ZS_MAX_WORLD, &o->world)) return -1; }
         else if (!strcmp(a, "--steps")) { if (parse_int(a, argv[++i], 0, 1000000, &o->steps)) return -1; }
         else if (!strcmp(a, "--stage")) { if (parse_int(a, argv[++i], 0, 3, &o->stage)) return -1; }
@@ -82,6 +96,10 @@ static int parse_args(int argc, char **argv, options *o)
             fprintf(stderr, "zs-ref: error: unknown argument '%s' (see zs-ref --help)\n", a);
             return -1;
         }
+    }
+    if (o->n_sets && !o->config_path) {
+        fprintf(stderr, "zs-ref: error: --set applies to --config FILE (a case file's config is fixed)\n");
+        return -1;
     }
     if (!o->case_path == !o->config_path) {
         fprintf(stderr, "zs-ref: error: give exactly one of --case FILE or --config FILE (see zs-ref --help)\n");
@@ -215,13 +233,15 @@ done:
 
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "config") && !strcmp(argv[2], "check"))
+        return zs_ref_config_check(argc - 3, argv + 3);
     options o;
     if (parse_args(argc, argv, &o))
         return 2;
     zs_case kase;
     zs_error err = {{0}};
     int rc = o.case_path ? zs_case_load(o.case_path, &kase, &err)
-                         : zs_case_from_config_file(o.config_path, &kase, &err);
+                         : zs_case_from_config_file_resolved(o.config_path, o.sets, o.n_sets, &kase, &err);
     if (rc) {
         fprintf(stderr, "zs-ref: error: %s\n", err.msg);
         return 2;
@@ -234,6 +254,8 @@ int main(int argc, char **argv)
         zs_case_free(&kase);
         return 0;
     }
+    if (o.n_sets && !o.quiet)
+        printf("resolved config: %s\n", kase.config.canonical_json);
     int warnings = config_warnings(&kase.config, kase.config_source, o.quiet ? NULL : stderr);
     if (o.strict && warnings) {
         fprintf(stderr, "zs-ref: error: %d warning(s) and --strict given\n", warnings);

@@ -51,6 +51,10 @@ int zs_case_parse(const char *json_text, const char *source, const char *base_di
                   zs_error *err);
 /* Builds a case around a plain DeepSpeed config file (default model, seed, steps). */
 int zs_case_from_config_file(const char *config_path, zs_case *out, zs_error *err);
+/* The same, resolving Hugging Face "auto" values from TrainingArguments-style `key=value` strings
+ * first (zerospec/ds_auto.h). */
+int zs_case_from_config_file_resolved(const char *config_path, const char *const *sets, int n_sets, zs_case *out,
+                                      zs_error *err);
 void zs_case_free(zs_case *c);
 
 #ifdef __cplusplus

@@ -1,0 +1,43 @@
+/* The layers of the reference model, llm.c style: one function per layer, *_forward then
+ * *_backward; outputs first, then inputs, then dimensions. Shapes: B batch, T sequence, C channels,
+ * OC output channels, V vocabulary, NH heads. Backward functions ADD (+=) into their gradient
+ * outputs; callers zero them first.
+ *
+ * The same code is compiled twice (layers.c): with `float` (suffix _f32, used by the reference) and
+ * with `double` (suffix _f64, used by the finite-difference gradient tests). Loop and summation
+ * orders are normative (docs/spec/model.md). */
+#ifndef ZS_REFERENCE_LAYERS_H
+#define ZS_REFERENCE_LAYERS_H
+
+#define ZS_LAYER_DECLARATIONS(R, S)                                                                  \
+    void encoder_forward##S(R *out, const int *inp, const R *wte, const R *wpe, int B, int T, int C); \
+    void encoder_backward##S(R *dwte, R *dwpe, const R *dout, const int *inp, int B, int T, int C);   \
+    void layernorm_forward##S(R *out, R *mean, R *rstd, const R *inp, const R *weight, const R *bias, \
+                              int B, int T, int C);                                                  \
+    void layernorm_backward##S(R *dinp, R *dweight, R *dbias, const R *dout, const R *inp,             \
+                               const R *weight, const R *mean, const R *rstd, int B, int T, int C);    \
+    void matmul_forward##S(R *out, const R *inp, const R *weight, const R *bias, int BT, int C, int OC); \
+    void matmul_backward##S(R *dinp, R *dweight, R *dbias, const R *dout, const R *inp, const R *weight, \
+                            int BT, int C, int OC);                                                  \
+    void matmul_wt_forward##S(R *out, const R *inp, const R *weight, int BT, int C, int OC);          \
+    void matmul_wt_backward##S(R *dinp, R *dweight, const R *dout, const R *inp, const R *weight,      \
+                               int BT, int C, int OC);                                               \
+    void attention_scores_forward##S(R *preatt, const R *qkv, int B, int T, int C, int NH);           \
+    void attention_scores_backward##S(R *dqkv, const R *dpreatt, const R *qkv, int B, int T, int C, int NH); \
+    void softmax_causal_forward##S(R *att, const R *preatt, int B, int T, int NH);                    \
+    void softmax_causal_backward##S(R *dpreatt, const R *datt, const R *att, int B, int T, int NH);    \
+    void attention_values_forward##S(R *out, const R *att, const R *qkv, int B, int T, int C, int NH); \
+    void attention_values_backward##S(R *datt, R *dqkv, const R *dout, const R *att, const R *qkv,     \
+                                      int B, int T, int C, int NH);                                  \
+    void gelu_forward##S(R *out, const R *inp, int N);                                               \
+    void gelu_backward##S(R *dinp, const R *inp, const R *dout, int N);                              \
+    void residual_forward##S(R *out, const R *inp1, const R *inp2, int N);                           \
+    void residual_backward##S(R *dinp1, R *dinp2, const R *dout, int N);                             \
+    void crossentropy_forward##S(R *losses, R *probs, const R *logits, const int *targets, int BT, int V); \
+    void crossentropy_backward##S(R *dlogits, const R *probs, const int *targets, R dloss_per_position, \
+                                  int BT, int V);
+
+ZS_LAYER_DECLARATIONS(float, _f32)
+ZS_LAYER_DECLARATIONS(double, _f64)
+
+#endif

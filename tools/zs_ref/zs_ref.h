@@ -1,0 +1,8 @@
+/* zs-ref's subcommands (tools/zs_ref/): the training run is in main.c. */
+#ifndef ZS_TOOLS_ZS_REF_H
+#define ZS_TOOLS_ZS_REF_H
+
+/* `zs-ref config check ...`: argv starts after "check". Returns the exit status. */
+int zs_ref_config_check(int argc, char **argv);
+
+#endif
