@@ -177,6 +177,11 @@ void zs_gpt2_acts_free(zs_gpt2_acts *a)
     free(a);
 }
 
+const float *zs_gpt2_position_losses(const zs_gpt2_acts *a)
+{
+    return a->v.losses;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Forward pass. `R(x, n)` rounds a just-materialised activation to the activation dtype. */
 

@@ -62,6 +62,9 @@ void zs_gpt2_acts_free(zs_gpt2_acts *a);
 float zs_gpt2_forward(const zs_gpt2 *m, zs_gpt2_acts *a, const float *params, const int *inputs,
                       const int *targets, int B, zs_dtype act_dtype);
 
+/* Per-position cross-entropy losses [B*T] of the last forward pass. */
+const float *zs_gpt2_position_losses(const zs_gpt2_acts *a);
+
 /* Backward pass for the last forward: writes (overwrites, does not accumulate) into grads[numel]
  * the gradient of (dloss * loss) w.r.t. every parameter. dloss carries loss scaling and the
  * 1/gradient_accumulation_steps factor. Parameter-gradient contributions are accumulated in fp32
