@@ -251,13 +251,15 @@ int zs_case_load(const char *path, zs_case *out, zs_error *err)
 
 int zs_case_from_config_file(const char *config_path, zs_case *out, zs_error *err)
 {
-    return zs_case_from_config_file_resolved(config_path, NULL, 0, out, err);
+    return zs_case_from_config_file_resolved(config_path, NULL, 0, 0, out, err);
 }
 
-int zs_case_from_config_file_resolved(const char *config_path, const char *const *sets, int n_sets, zs_case *out,
-                                      zs_error *err)
+int zs_case_from_config_file_resolved(const char *config_path, const char *const *sets, int n_sets, int world,
+                                      zs_case *out, zs_error *err)
 {
     set_defaults(out);
+    if (world > 0)
+        out->world_sizes[0] = world;
     /* name: the file's base name without ".json", other characters replaced by '_' */
     const char *base = strrchr(config_path, '/');
     base = base ? base + 1 : config_path;

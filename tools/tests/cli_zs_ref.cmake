@@ -30,3 +30,30 @@ if(TARGET zs-ref)
   zs_add_cli_test(zs_ref.case_and_config STATUS nonzero REGEX "exactly one of --case"
     COMMAND ${ZS_REF} --case a --config b)
 endif()
+
+# zs-ref config check: key report, "auto" resolution with --set, errors.
+if(TARGET zs-ref)
+  set(S ${PROJECT_SOURCE_DIR}/conformance/tests/data)
+  set(AUTO ${PROJECT_SOURCE_DIR}/tools/tests/data/seed002_auto_no_trailing_comma.json)
+  set(HF_ARGS --set learning_rate=3e-4 --set per_device_train_batch_size=4 --set world_size=2 --set warmup_steps=10)
+  zs_add_cli_test(zs_ref.config_check_report STATUS zero
+    REGEX "zero_optimization.allgather_bucket_size +accepted.*valid: [0-9]+ used, [0-9]+ accepted"
+    COMMAND ${ZS_REF} config check ${AUTO} ${HF_ARGS})
+  zs_add_cli_test(zs_ref.config_check_ignored STATUS zero REGEX "offload_param +ignored"
+    COMMAND ${ZS_REF} config check ${PROJECT_SOURCE_DIR}/tools/tests/data/stage2_offload_param.json)
+  zs_add_cli_test(zs_ref.config_check_auto_unresolved STATUS nonzero REGEX "\"auto\""
+    COMMAND ${ZS_REF} config check ${AUTO})
+  zs_add_cli_test(zs_ref.config_check_auto_resolved STATUS zero REGEX "resolved config: .*\"lr\":0.0003"
+    COMMAND ${ZS_REF} config check ${AUTO} ${HF_ARGS})
+  zs_add_cli_test(zs_ref.run_with_set STATUS zero REGEX "micro-batch 4 x grad-accum 1 x world 2 = batch 8"
+    COMMAND ${ZS_REF} --config ${AUTO} ${HF_ARGS} --world 2 --steps 1)
+  zs_add_cli_test(zs_ref.config_check_seed000 STATUS nonzero
+    REGEX "scheduler.params.total_num_steps is required by WarmupDecayLR"
+    COMMAND ${ZS_REF} config check ${S}/seed000_config.json)
+  zs_add_cli_test(zs_ref.config_check_usage STATUS nonzero REGEX "config check needs a FILE"
+    COMMAND ${ZS_REF} config check)
+  zs_add_cli_test(zs_ref.config_check_help STATUS zero REGEX "usage: zs-ref config check"
+    COMMAND ${ZS_REF} config check --help)
+  zs_add_cli_test(zs_ref.set_needs_config STATUS nonzero REGEX "--set applies to --config"
+    COMMAND ${ZS_REF} --case ${PROJECT_SOURCE_DIR}/tools/demo/zero2.json --set learning_rate=1)
+endif()

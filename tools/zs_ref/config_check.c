@@ -5,6 +5,7 @@
 #include "zs_ref.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "zerospec/case.h"
@@ -40,9 +41,13 @@ int zs_ref_config_check(int argc, char **argv)
         fprintf(stderr, "zs-ref: error: config check needs a FILE\n%s", check_usage);
         return 2;
     }
+    int world = 0;   /* the batch triple is checked at the world size given with --set, else 1 */
+    for (int i = 0; i < n_sets; i++)
+        if (!strncmp(sets[i], "world_size=", 11))
+            world = atoi(sets[i] + 11);
     zs_case kase;
     zs_error err = {{0}};
-    if (zs_case_from_config_file_resolved(path, sets, n_sets, &kase, &err)) {
+    if (zs_case_from_config_file_resolved(path, sets, n_sets, world, &kase, &err)) {
         fprintf(stderr, "zs-ref: error: %s\n", err.msg);
         return 2;
     }

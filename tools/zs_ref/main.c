@@ -241,7 +241,7 @@ int main(int argc, char **argv)
     zs_case kase;
     zs_error err = {{0}};
     int rc = o.case_path ? zs_case_load(o.case_path, &kase, &err)
-                         : zs_case_from_config_file_resolved(o.config_path, o.sets, o.n_sets, &kase, &err);
+                         : zs_case_from_config_file_resolved(o.config_path, o.sets, o.n_sets, o.world, &kase, &err);
     if (rc) {
         fprintf(stderr, "zs-ref: error: %s\n", err.msg);
         return 2;

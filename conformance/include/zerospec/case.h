@@ -52,9 +52,9 @@ int zs_case_parse(const char *json_text, const char *source, const char *base_di
 /* Builds a case around a plain DeepSpeed config file (default model, seed, steps). */
 int zs_case_from_config_file(const char *config_path, zs_case *out, zs_error *err);
 /* The same, resolving Hugging Face "auto" values from TrainingArguments-style `key=value` strings
- * first (zerospec/ds_auto.h). */
-int zs_case_from_config_file_resolved(const char *config_path, const char *const *sets, int n_sets, zs_case *out,
-                                      zs_error *err);
+ * first (zerospec/ds_auto.h), for one world size (0 = the default, 1). */
+int zs_case_from_config_file_resolved(const char *config_path, const char *const *sets, int n_sets, int world,
+                                      zs_case *out, zs_error *err);
 void zs_case_free(zs_case *c);
 
 #ifdef __cplusplus
