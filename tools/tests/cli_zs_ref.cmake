@@ -37,7 +37,7 @@ if(TARGET zs-ref)
   set(AUTO ${PROJECT_SOURCE_DIR}/tools/tests/data/seed002_auto_no_trailing_comma.json)
   set(HF_ARGS --set learning_rate=3e-4 --set per_device_train_batch_size=4 --set world_size=2 --set warmup_steps=10)
   zs_add_cli_test(zs_ref.config_check_report STATUS zero
-    REGEX "zero_optimization.allgather_bucket_size +accepted.*valid: [0-9]+ used, [0-9]+ accepted"
+    REGEX "zero_optimization.allgather_bucket_size +accepted"
     COMMAND ${ZS_REF} config check ${AUTO} ${HF_ARGS})
   zs_add_cli_test(zs_ref.config_check_ignored STATUS zero REGEX "offload_param +ignored"
     COMMAND ${ZS_REF} config check ${PROJECT_SOURCE_DIR}/tools/tests/data/stage2_offload_param.json)
