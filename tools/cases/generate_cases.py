@@ -96,6 +96,81 @@ def main():
                       {"zero_optimization": {"stage": 0}, "prescale_gradients": True}))
     names.append(case("fp32_zero0_predivide", "Stage 0 with gradient_predivide_factor 2: x1/2 before, x2/W after.",
                       {"zero_optimization": {"stage": 0}, "gradient_predivide_factor": 2.0}))
+    # Every stage in fp16 (dynamic loss scaling, no overflow at 2^12) and bf16, small model.
+    for prec, block in (("fp16", {"enabled": True, "initial_scale_power": 12, "hysteresis": 2}),
+                        ("bf16", {"enabled": True})):
+        for s in range(4):
+            names.append(case(f"{prec}_zero{s}_adamw", f"ZeRO stage {s}, {prec}, AdamW + WarmupLR.",
+                              {"zero_optimization": {"stage": s}, prec: block}, model=SMALL, worlds=(1, 2, 3)))
+    # fp16 loss-scale walks (small model, 16 sequences per step, micro-batch 4).
+    walk = {"train_batch_size": 16, "train_micro_batch_size_per_gpu": 4}
+    names.append(case("fp16_walk_seed000", "Seed 000's fp16 block: the scale walks down from 2^32 "
+                      "(hysteresis 2) with skipped steps until training proceeds.",
+                      dict(walk, fp16={"enabled": True, "loss_scale": 0, "loss_scale_window": 1000,
+                                       "initial_scale_power": 32, "hysteresis": 2, "min_loss_scale": 1}),
+                      model=SMALL, worlds=(1, 2), steps=16))
+    names.append(case("fp16_walk_tiny_window", "loss_scale_window 2: the scale grows again after clean steps.",
+                      dict(walk, fp16={"enabled": True, "loss_scale_window": 2, "initial_scale_power": 10}),
+                      model=SMALL, worlds=(1, 2), steps=8))
+    names.append(case("fp16_static_scale", "A static loss scale (fp16.loss_scale 1024).",
+                      dict(walk, fp16={"enabled": True, "loss_scale": 1024}), model=MICRO, worlds=(2, 4)))
+    # Every optimizer the reference implements (micro model).
+    untested = {"zero_allow_untested_optimizer": True}
+    names.append(case("opt_lamb_zero2", "Lamb under ZeRO-2 (trust ratio per rank partition); needs "
+                      "zero_allow_untested_optimizer.", dict(untested, optimizer={"type": "Lamb", "params": {
+                          "lr": 0.01, "weight_decay": 0.01, "max_coeff": 10.0, "min_coeff": 0.01}})))
+    names.append(case("opt_adagrad_zero1", "Adagrad (torch semantics) under ZeRO-1.",
+                      {"zero_optimization": {"stage": 1}, "optimizer": {"type": "Adagrad", "params": {
+                          "lr": 0.05, "weight_decay": 0.01}}}))
+    names.append(case("opt_lion_zero3", "Lion (FusedLion) under ZeRO-3.",
+                      {"zero_optimization": {"stage": 3}, "optimizer": {"type": "Lion", "params": {
+                          "lr": 0.001, "betas": [0.9, 0.99], "weight_decay": 0.1}}}))
+    names.append(case("opt_sgd_momentum_zero2", "torch SGD with momentum and nesterov under ZeRO-2.",
+                      dict(untested, optimizer={"type": "SGD", "params": {"lr": 0.1, "momentum": 0.9,
+                                                                         "nesterov": True, "weight_decay": 0.01}})))
+    names.append(case("opt_torch_adamw_zero2", "torch_adam: torch.optim.AdamW semantics under ZeRO-2.",
+                      {"optimizer": {"type": "AdamW", "params": {"lr": 0.01, "torch_adam": True, "weight_decay": 0.01}}}))
+    # Every scheduler (micro model, enough steps to pass their phases).
+    names.append(case("sched_warmup_decay", "WarmupDecayLR: 2 warm-up steps, linear decay to step 6.",
+                      {"scheduler": {"type": "WarmupDecayLR", "params": {"warmup_min_lr": 0, "warmup_max_lr": 0.01,
+                                                                          "warmup_num_steps": 2, "total_num_steps": 6}}},
+                      steps=8))
+    names.append(case("sched_warmup_cosine", "WarmupCosineLR: 2 warm-up steps, cosine to step 6.",
+                      {"scheduler": {"type": "WarmupCosineLR", "params": {"warmup_num_steps": 2, "total_num_steps": 6,
+                                                                           "cos_min_ratio": 0.1}}}, steps=8))
+    names.append(case("sched_one_cycle", "OneCycle with momentum cycling (beta1) over 2 + 2 steps, then decay.",
+                      {"scheduler": {"type": "OneCycle", "params": {"cycle_min_lr": 0.001, "cycle_max_lr": 0.01,
+                                                                     "cycle_first_step_size": 2, "decay_lr_rate": 0.5,
+                                                                     "decay_step_size": 1, "cycle_min_mom": 0.85,
+                                                                     "cycle_max_mom": 0.95}}}, steps=7))
+    names.append(case("sched_lr_range_test", "LRRangeTest, staircase.",
+                      {"scheduler": {"type": "LRRangeTest", "params": {"lr_range_test_min_lr": 0.001,
+                                                                        "lr_range_test_step_size": 2,
+                                                                        "lr_range_test_step_rate": 2.0,
+                                                                        "lr_range_test_staircase": True}}}, steps=5))
+    # The seeds' configs, made runnable where they must be (documented in each description).
+    names.append(case("seed000_zero2_fp16", "Seed 000's JSON config (ZeRO-2, CPU offload, fp16 from 2^32, "
+                      "clipping 1.0) with total_num_steps 100 added: without it WarmupDecayLR is rejected. "
+                      "offload_param is ignored at stage 2, as DeepSpeed does.",
+                      {"train_batch_size": 16, "train_micro_batch_size_per_gpu": 4,
+                       "optimizer": {"type": "AdamW", "params": {"lr": 0.001}},
+                       "scheduler": {"type": "WarmupDecayLR", "params": {"warmup_max_lr": 0.001,
+                                                                          "warmup_num_steps": 1000,
+                                                                          "total_num_steps": 100}},
+                       "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": True},
+                                             "offload_param": {"device": "cpu", "pin_memory": True}},
+                       "fp16": {"enabled": True, "loss_scale": 0, "loss_scale_window": 1000,
+                                "initial_scale_power": 32, "hysteresis": 2, "min_loss_scale": 1},
+                       "gradient_clipping": 1.0, "steps_per_print": 10},
+                      model=MICRO, worlds=(1, 2, 4), steps=4))
+    names.append(case("seed003_bf16", "Seed 003's bf16 block (train_batch_size 64, gradient_accumulation_steps 4).",
+                      {"train_batch_size": 64, "gradient_accumulation_steps": 4, "train_micro_batch_size_per_gpu": None,
+                       "bf16": {"enabled": True}}, model=MICRO, worlds=(1, 2, 4)))
+    names.append(case("seed003_fp16", "Seed 003's fp16 block (dynamic scale, window 1000, hysteresis 2, min 1; "
+                      "initial_scale_power defaults to 16).",
+                      {"train_batch_size": 64, "gradient_accumulation_steps": 4, "train_micro_batch_size_per_gpu": None,
+                       "fp16": {"enabled": True, "loss_scale": 0, "loss_scale_window": 1000, "hysteresis": 2,
+                                "min_loss_scale": 1}}, model=MICRO, worlds=(1, 2, 4)))
     print(f"wrote {len(names)} cases to {os.path.normpath(OUT)}")
 
 
