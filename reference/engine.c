@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip.h"
 #include "precision.h"
 #include "rng.h"
 #include "sched/scheduler.h"
@@ -329,7 +330,7 @@ static void reduce_at_boundary(zs_engine *e)
 }
 
 /* ------------------------------------------------------------------------------------------------
- * Overflow, norm, clipping (docs/spec.md "Overflow", "Clipping"). */
+ * Overflow (docs/spec/precision.md). The norm and clipping are in clip.c. */
 
 static int partition_has_nonfinite(const zs_engine *e, int r)
 {
@@ -356,36 +357,6 @@ static int check_overflow(zs_engine *e)
     for (int r = 0; r < e->world; r++)
         flags[r] = partition_has_nonfinite(e, r);
     return e->world > 1 ? zs_all_reduce_max_int(&e->comm, flags, "overflow flag") : flags[0];
-}
-
-/* Squared L2 norm of the (still loss-scaled) gradient: per-rank partial sums in double over the
- * owned partition, summed across ranks in rank order. Stage 0 ranks hold identical full gradients,
- * so rank 0's is the norm and no collective is needed. */
-static float scaled_grad_norm(zs_engine *e)
-{
-    double partial[ZS_MAX_WORLD];
-    for (int r = 0; r < e->world; r++) {
-        double acc = 0.0;
-        const float *g = e->ranks[r].grad_part;
-        for (size_t j = 0; j < e->part.len; j++)
-            acc += (double)g[j] * (double)g[j];
-        partial[r] = acc;
-    }
-    double total = e->stage == 0 || e->world == 1 ? partial[0]
-                                                   : zs_all_reduce_sum_f64(&e->comm, partial, "grad norm");
-    return (float)sqrt(total);
-}
-
-/* DeepSpeed's unscale_and_clip_grads: combined = S * max(1, (N/S + 1e-6) / clip), g *= 1/combined. */
-static float unscale_factor(const zs_engine *e, float norm_scaled, float scale)
-{
-    float combined = scale;
-    if (e->cfg->gradient_clipping > 0.0) {
-        float clip = ((norm_scaled / scale) + 1e-6f) / (float)e->cfg->gradient_clipping;
-        if (clip > 1.0f)
-            combined = clip * scale;
-    }
-    return 1.0f / combined;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -489,9 +460,12 @@ int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err)
     } else {
         if (report_nonfinite(e, err))
             return -1;
-        float norm_scaled = scaled_grad_norm(e);
+        const float *grads[ZS_MAX_WORLD];
+        for (int r = 0; r < e->world; r++)
+            grads[r] = e->ranks[r].grad_part;
+        float norm_scaled = zs_clip_scaled_norm(&e->comm, grads, e->part.len, e->stage == 0);
         rep->grad_norm = norm_scaled / (float)scale;
-        optimizer_step(e, unscale_factor(e, norm_scaled, (float)scale), rep->lr);
+        optimizer_step(e, zs_clip_inverse_scale(norm_scaled, (float)scale, e->cfg->gradient_clipping), rep->lr);
         publish_params(e);
         e->applied_steps++;   /* the LR scheduler advances only on applied steps */
     }
