@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: zs-ref (--case FILE | --config FILE) [--world N] [--out FILE] [options]\n"
     "       zs-ref config check FILE [--set key=value ...]\n"
+    "       zs-ref ops --out DIR     (write the op-level golden cases)\n"
     "\n"
     "Trains the tiny GPT-2 of the case with the CPU reference, simulating N data-parallel ranks\n"
     "under the DeepSpeed config's ZeRO stage, precision, optimizer and LR scheduler, and prints one\n"
@@ -235,6 +236,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "config") && !strcmp(argv[2], "check"))
         return zs_ref_config_check(argc - 3, argv + 3);
+    if (argc >= 2 && !strcmp(argv[1], "ops"))
+        return zs_ref_ops(argc - 2, argv + 2);
     options o;
     if (parse_args(argc, argv, &o))
         return 2;

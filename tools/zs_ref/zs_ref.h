@@ -5,4 +5,7 @@
 /* `zs-ref config check ...`: argv starts after "check". Returns the exit status. */
 int zs_ref_config_check(int argc, char **argv);
 
+/* `zs-ref ops --out DIR`: writes the op-level golden cases. Returns the exit status. */
+int zs_ref_ops(int argc, char **argv);
+
 #endif
