@@ -1,6 +1,6 @@
 /* Floating-point storage formats of the reference: round-to-nearest-even conversion of fp32 values
  * to fp16 and bf16, and back. The reference keeps every tensor in `float` arrays; a tensor "stored
- * in fp16" holds only values exactly representable in fp16 (docs/spec.md "Precision"). */
+ * in fp16" holds only values exactly representable in fp16 (docs/spec/precision.md §2). */
 #ifndef ZS_REFERENCE_PRECISION_H
 #define ZS_REFERENCE_PRECISION_H
 
