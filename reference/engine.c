@@ -464,8 +464,11 @@ int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err)
         for (int r = 0; r < e->world; r++)
             grads[r] = e->ranks[r].grad_part;
         float norm_scaled = zs_clip_scaled_norm(&e->comm, grads, e->part.len, e->stage == 0);
-        rep->grad_norm = norm_scaled / (float)scale;
-        optimizer_step(e, zs_clip_inverse_scale(norm_scaled, (float)scale, e->cfg->gradient_clipping), rep->lr);
+        rep->grad_norm = norm_scaled / (float)scale;   /* DeepSpeed's _global_grad_norm: / prev_scale */
+        /* DeepSpeed unscales with the scale *after* this step's update (unscale_and_clip_grads reads
+         * self.loss_scale once _update_scale has run): on a growth step gradients are divided by 2S. */
+        float unscale = (float)zs_loss_scaler_scale(&e->scaler);
+        optimizer_step(e, zs_clip_inverse_scale(norm_scaled, unscale, e->cfg->gradient_clipping), rep->lr);
         publish_params(e);
         e->applied_steps++;   /* the LR scheduler advances only on applied steps */
     }

@@ -6,6 +6,8 @@
 #   tools/fixtures.sh check      regenerates into a temporary directory and fails unless every file's
 #                                sha256 equals the manifest's (CI runs this)
 #
+#   fixtures/ops/               op-level cases from `zs-ref ops` (world_size 0 in the manifest)
+#
 # A fixture changes only with a spec change, in the same commit (DEVELOPERS.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +34,9 @@ run_one() {  # case-file name world
 }
 export -f run_one; export zs_ref out
 xargs -P "$jobs" -L 1 bash -c 'run_one "$0" "$1" "$2"' < "$joblist"
+# op-level cases (optimizers, schedulers, loss scaler, clipping, collectives, rounding)
+rm -rf "$out/ops"
+"$zs_ref" ops --out "$out/ops" || { echo "fixtures: zs-ref ops failed" >&2; exit 1; }
 
 manifest_of() {  # prints the manifest for the files under $1
     echo "{"
@@ -48,6 +53,11 @@ manifest_of() {  # prints the manifest for the files under $1
         printf '    {"case": "%s", "world_size": %s, "file": "%s", "bytes": %s, "sha256": "%s"}' \
             "$name" "$world" "$rel" "$bytes" "$sum"
     done < "$joblist"
+    for f in "$1"/ops/*.safetensors; do
+        local rel="ops/$(basename "$f")"
+        printf ',\n    {"case": "%s", "world_size": 0, "file": "%s", "bytes": %s, "sha256": "%s"}' \
+            "ops/$(basename "$f" .safetensors)" "$rel" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"
+    done
     echo
     echo "  ]"
     echo "}"
