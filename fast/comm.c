@@ -1,0 +1,277 @@
+/* Ranks, devices, streams and collectives (comm.h). */
+#include "comm.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "check.h"
+
+/* ------------------------------------------------------------------------------------------------
+ * Bootstrap */
+
+static int local_rank_and_size(int *local_size)
+{
+    MPI_Comm shared;
+    int lrank = 0;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &shared));
+    MPI_CHECK(MPI_Comm_rank(shared, &lrank));
+    MPI_CHECK(MPI_Comm_size(shared, local_size));
+    MPI_CHECK(MPI_Comm_free(&shared));
+    const char *env = getenv("OMPI_COMM_WORLD_LOCAL_RANK");   /* what mpirun says, when it says it */
+    return env && *env ? atoi(env) : lrank;
+}
+
+int zsf_any(int flag)
+{
+    int any = 0;
+    MPI_CHECK(MPI_Allreduce(&flag, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    return any != 0;
+}
+
+int zsf_comm_init(zsf_comm *c, zsf_backend backend, zs_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->backend = backend;
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &c->rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &c->world));
+    c->local_rank = local_rank_and_size(&c->local_size);
+
+    cudaError_t ce = cudaGetDeviceCount(&c->n_devices);
+    int no_device = ce != cudaSuccess || c->n_devices < 1;
+    if (zsf_any(no_device)) {
+        zs_fail(err, "no usable CUDA device on some rank (rank %d: %s)", c->rank,
+                ce != cudaSuccess ? cudaGetErrorString(ce) : "device count 0");
+        return 1;
+    }
+    int shared_gpu = c->local_size > c->n_devices;
+    if (backend == ZSF_BACKEND_NCCL && zsf_any(shared_gpu)) {
+        zs_fail(err, "backend nccl needs one GPU per rank, but %d ranks share %d GPU(s) on a host; "
+                     "use --backend mpi, or fewer ranks",
+                c->local_size, c->n_devices);
+        return 2;
+    }
+    c->device = c->local_rank % c->n_devices;
+    CUDA_CHECK(cudaSetDevice(c->device));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&c->comm_stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&c->ready, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&c->done, cudaEventDisableTiming));
+    if (backend == ZSF_BACKEND_NCCL) {
+        ncclUniqueId id;
+        if (c->rank == 0)
+            NCCL_CHECK(ncclGetUniqueId(&id));
+        MPI_CHECK(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD));
+        NCCL_CHECK(ncclCommInitRank(&c->nccl, c->world, id, c->rank));
+    }
+    return 0;
+}
+
+void zsf_comm_free(zsf_comm *c)
+{
+    if (c->nccl)
+        ncclCommDestroy(c->nccl);
+    if (c->compute) {
+        cudaEventDestroy(c->ready);
+        cudaEventDestroy(c->done);
+        cudaStreamDestroy(c->compute);
+        cudaStreamDestroy(c->comm_stream);
+    }
+    free(c->host);
+    memset(c, 0, sizeof *c);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Waiting: a collective that never completes (a peer died) must not hang the job silently. */
+
+static void check_nccl_async(zsf_comm *c)
+{
+    if (!c->nccl)
+        return;
+    ncclResult_t r = ncclSuccess;
+    NCCL_CHECK(ncclCommGetAsyncError(c->nccl, &r));
+    if (r != ncclSuccess && r != ncclInProgress) {
+        ncclCommAbort(c->nccl);
+        c->nccl = NULL;
+        zsf_die(__FILE__, __LINE__, "ncclCommGetAsyncError", ncclGetErrorString(r));
+    }
+}
+
+void zsf_comm_sync(zsf_comm *c)
+{
+    for (;;) {
+        cudaError_t e = cudaStreamQuery(c->compute);
+        if (e == cudaSuccess)
+            return;
+        if (e != cudaErrorNotReady)
+            zsf_die(__FILE__, __LINE__, "cudaStreamQuery(compute)", cudaGetErrorString(e));
+        check_nccl_async(c);
+        sched_yield();
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * NCCL: the comm stream waits for the compute stream, runs the calls, and the compute stream waits
+ * for it in turn. */
+
+static void nccl_begin(zsf_comm *c)
+{
+    CUDA_CHECK(cudaEventRecord(c->ready, c->compute));
+    CUDA_CHECK(cudaStreamWaitEvent(c->comm_stream, c->ready, 0));
+    NCCL_CHECK(ncclGroupStart());
+}
+
+static void nccl_end(zsf_comm *c)
+{
+    NCCL_CHECK(ncclGroupEnd());
+    CUDA_CHECK(cudaEventRecord(c->done, c->comm_stream));
+    CUDA_CHECK(cudaStreamWaitEvent(c->compute, c->done, 0));
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * MPI: host staging. One buffer holds [device copy | MPI receive area]. */
+
+static float *host_staging(zsf_comm *c, size_t floats)
+{
+    if (floats > c->host_floats) {
+        free(c->host);
+        c->host = malloc(floats * sizeof(float));
+        if (!c->host)
+            zsf_die(__FILE__, __LINE__, "malloc", "out of host memory for MPI staging");
+        c->host_floats = floats;
+    }
+    return c->host;
+}
+
+static int mpi_count(size_t n)
+{
+    if (n > (size_t)INT_MAX)
+        zsf_die(__FILE__, __LINE__, "mpi_count", "a bucket exceeds INT_MAX elements; use --bucket-size");
+    return (int)n;
+}
+
+static void to_host(zsf_comm *c, float *h, const float *d, size_t n)
+{
+    CUDA_CHECK(cudaMemcpyAsync(h, d, n * sizeof(float), cudaMemcpyDeviceToHost, c->compute));
+    zsf_comm_sync(c);
+}
+
+static void to_device(zsf_comm *c, float *d, const float *h, size_t n)
+{
+    CUDA_CHECK(cudaMemcpyAsync(d, h, n * sizeof(float), cudaMemcpyHostToDevice, c->compute));
+    zsf_comm_sync(c);   /* the host buffer is reused right after */
+}
+
+/* out[i] = ((blocks[0][i] + blocks[1][i]) + blocks[2][i]) + ... : the spec's rank-order fold. */
+static void fold_rank_order(float *out, const float *blocks, size_t count, int world)
+{
+    for (size_t i = 0; i < count; i++) {
+        float s = blocks[i];
+        for (int r = 1; r < world; r++)
+            s = s + blocks[(size_t)r * count + i];
+        out[i] = s;
+    }
+}
+
+static size_t max_count(const zsf_bucket *b, int nb)
+{
+    size_t m = 0;
+    for (int k = 0; k < nb; k++)
+        m = b[k].count > m ? b[k].count : m;
+    return m;
+}
+
+static size_t total_count(const zsf_bucket *b, int nb)
+{
+    return nb ? b[nb - 1].offset + b[nb - 1].count : 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Collectives */
+
+void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb)
+{
+    const size_t W = (size_t)c->world, n = total_count(b, nb);
+    if (c->backend == ZSF_BACKEND_NCCL) {
+        nccl_begin(c);
+        for (int k = 0; k < nb; k++)
+            NCCL_CHECK(ncclAllReduce(buf + b[k].offset, buf + b[k].offset, b[k].count, ncclFloat, ncclSum, c->nccl,
+                                     c->comm_stream));
+        nccl_end(c);
+        return;
+    }
+    float *h = host_staging(c, n + W * max_count(b, nb)), *gathered = h + n;
+    to_host(c, h, buf, n);
+    for (int k = 0; k < nb; k++) {   /* every rank gathers all copies and folds them in rank order */
+        int cnt = mpi_count(b[k].count);
+        MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, gathered, cnt, MPI_FLOAT, MPI_COMM_WORLD));
+        fold_rank_order(h + b[k].offset, gathered, b[k].count, c->world);
+    }
+    to_device(c, buf, h, n);
+}
+
+void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb)
+{
+    const size_t W = (size_t)c->world, len = total_count(b, nb);
+    if (c->backend == ZSF_BACKEND_NCCL) {
+        nccl_begin(c);
+        for (int k = 0; k < nb; k++)
+            NCCL_CHECK(ncclReduceScatter(xbuf + W * b[k].offset, part + b[k].offset, b[k].count, ncclFloat, ncclSum,
+                                         c->nccl, c->comm_stream));
+        nccl_end(c);
+        return;
+    }
+    float *h = host_staging(c, W * len + W * max_count(b, nb) + len);
+    float *blocks = h + W * len, *out = blocks + W * max_count(b, nb);
+    to_host(c, h, xbuf, W * len);
+    for (int k = 0; k < nb; k++) {   /* block d of every rank goes to rank d, which folds them */
+        int cnt = mpi_count(b[k].count);
+        MPI_CHECK(MPI_Alltoall(h + W * b[k].offset, cnt, MPI_FLOAT, blocks, cnt, MPI_FLOAT, MPI_COMM_WORLD));
+        fold_rank_order(out + b[k].offset, blocks, b[k].count, c->world);
+    }
+    to_device(c, part, out, len);
+}
+
+void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb)
+{
+    const size_t W = (size_t)c->world, len = total_count(b, nb);
+    if (c->backend == ZSF_BACKEND_NCCL) {
+        nccl_begin(c);
+        for (int k = 0; k < nb; k++)
+            NCCL_CHECK(ncclAllGather(part + b[k].offset, xbuf + W * b[k].offset, b[k].count, ncclFloat, c->nccl,
+                                     c->comm_stream));
+        nccl_end(c);
+        return;
+    }
+    float *h = host_staging(c, len + W * len), *x = h + len;
+    to_host(c, h, part, len);
+    for (int k = 0; k < nb; k++) {
+        int cnt = mpi_count(b[k].count);
+        MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, x + W * b[k].offset, cnt, MPI_FLOAT, MPI_COMM_WORLD));
+    }
+    to_device(c, xbuf, x, W * len);
+}
+
+double zsf_all_reduce_sum_f64(zsf_comm *c, double v)
+{
+    double *all = malloc((size_t)c->world * sizeof(double));
+    if (!all)
+        zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+    MPI_CHECK(MPI_Allgather(&v, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, MPI_COMM_WORLD));
+    double s = all[0];
+    for (int r = 1; r < c->world; r++)
+        s = s + all[r];
+    free(all);
+    return s;
+}
+
+int64_t zsf_all_reduce_min_i64(zsf_comm *c, int64_t v)
+{
+    (void)c;
+    long long in = v, out = 0;
+    MPI_CHECK(MPI_Allreduce(&in, &out, 1, MPI_LONG_LONG, MPI_MIN, MPI_COMM_WORLD));
+    return out;
+}

@@ -1,0 +1,68 @@
+/* Ranks, devices, streams and collectives of zs-fast (one MPI process per rank).
+ *
+ * Bootstrap: MPI_Init (main.c); the local rank (OMPI_COMM_WORLD_LOCAL_RANK, else MPI's shared-memory
+ * split) modulo the visible device count picks the GPU. Backend "nccl": rank 0 makes the
+ * ncclUniqueId, MPI_Bcast shares it, ncclCommInitRank; collectives run on a dedicated comm stream
+ * ordered after the compute stream with events (so they may overlap compute later). Backend "mpi":
+ * buffers are staged through the host and reduced with MPI in rank order — the spec's left fold
+ * ((x_0 + x_1) + x_2) + ... (docs/spec.md §7), so the sums are bit-identical to the reference's — and
+ * several ranks may share one GPU.
+ *
+ * All device buffers are ordered on `compute`; a collective returns with its result ordered on it too.
+ * Bucketed collectives use the exchange layout of partition.h. */
+#ifndef ZS_FAST_COMM_H
+#define ZS_FAST_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include "cli.h"
+#include "partition.h"
+#include "zerospec/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zsf_comm {
+    int rank, world;
+    int local_rank, local_size;   /* among the ranks on this host */
+    int device, n_devices;
+    zsf_backend backend;
+    ncclComm_t nccl;              /* NULL for the mpi backend */
+    cudaStream_t compute;         /* kernels, cuBLAS, copies */
+    cudaStream_t comm_stream;     /* NCCL collectives */
+    cudaEvent_t ready, done;
+    float *host;                  /* staging for the mpi backend */
+    size_t host_floats;
+} zsf_comm;
+
+/* After MPI_Init. Returns 0, or an exit status (2: bad usage, e.g. the nccl backend with more ranks
+ * than GPUs on a host; 1: no usable device) with the message in err. Every rank returns the same. */
+int zsf_comm_init(zsf_comm *c, zsf_backend backend, zs_error *err);
+void zsf_comm_free(zsf_comm *c);
+
+/* Host waits until the compute stream is idle, polling NCCL's asynchronous errors meanwhile. */
+void zsf_comm_sync(zsf_comm *c);
+
+/* buf[0..n) summed over ranks on every rank; buckets cut [0, n). */
+void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb);
+/* xbuf: this rank's W*len exchange buffer; part[len] receives the sum over ranks of this rank's blocks. */
+void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb);
+/* part[len] of every rank -> xbuf[W*len] on every rank, in the exchange layout. */
+void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb);
+
+/* Host scalars (MPI, every backend): sum of doubles folded in rank order; minimum of int64. */
+double zsf_all_reduce_sum_f64(zsf_comm *c, double v);
+int64_t zsf_all_reduce_min_i64(zsf_comm *c, int64_t v);
+
+/* 1 if any rank passes a non-zero flag. */
+int zsf_any(int flag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
