@@ -1,0 +1,47 @@
+/* GELU, tanh approximation (Hugging Face "gelu_new"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+ * The expressions keep the reference's association: cube = ((0.044715 x) x) x, (0.5 x)(1 + th). */
+#ifndef ZS_FAST_KERNELS_GELU_CUH
+#define ZS_FAST_KERNELS_GELU_CUH
+
+#include "common.cuh"
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+__global__ static void gelu_forward_kernel(float *out, const float *inp, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i >= n)
+        return;
+    float x = inp[i];
+    float cube = 0.044715f * x * x * x;
+    out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + cube)));
+}
+
+/* In place: d[i] = gelu'(inp[i]) * d[i]. */
+__global__ static void gelu_backward_kernel(float *d, const float *inp, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i >= n)
+        return;
+    float x = inp[i];
+    float cube = 0.044715f * x * x * x;
+    float arg = GELU_SCALE * (x + cube);
+    float th = tanhf(arg);
+    float ch = coshf(arg);
+    float sech2 = 1.0f / (ch * ch);
+    float local = 0.5f * (1.0f + th) + x * 0.5f * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+    d[i] = local * d[i];
+}
+
+static void gelu_forward(float *out, const float *inp, size_t n, cudaStream_t s)
+{
+    ZSF_LAUNCH(gelu_forward_kernel, n, s, out, inp, n);
+}
+
+static void gelu_backward_inplace(float *d, const float *inp, size_t n, cudaStream_t s)
+{
+    ZSF_LAUNCH(gelu_backward_kernel, n, s, d, inp, n);
+}
+
+#undef GELU_SCALE
+#endif
