@@ -1,4 +1,5 @@
 /* Ranks, devices, streams and collectives (comm.h). */
+#define _POSIX_C_SOURCE 200809L  /* sched_yield */
 #include "comm.h"
 
 #include <limits.h>

@@ -373,7 +373,19 @@ static void optimizer_step(zs_engine *e, float inv_scale, double lr)
         float *g32 = e->recv[r];   /* free at this point: the fp32 copy of the gradient partition */
         for (size_t j = 0; j < e->part.len; j++)
             g32[j] = rk->grad_part[j] * inv_scale;
-        e->optim->step(hp, &st, rk->master, g32, rk->state, e->part.len);
+        if (e->stage > 0) {   /* ZeRO: the inner optimizer sees one flat partition per rank */
+            e->optim->step(hp, &st, rk->master, g32, rk->state, e->part.len);
+            continue;
+        }
+        /* Stage 0: the optimizer gets the model's parameter tensors one by one (per-tensor quantities
+         * such as Lamb's trust ratio are per parameter, as with a plain torch optimizer). */
+        for (int p = 0; p < e->model.n_params; p++) {
+            size_t off = e->model.params[p].offset;
+            float *state[ZS_OPTIM_MAX_STATE] = {0};
+            for (int s = 0; s < e->optim->n_state; s++)
+                state[s] = rk->state[s] + off;
+            e->optim->step(hp, &st, rk->master + off, g32 + off, state, e->model.params[p].numel);
+        }
     }
 }
 

@@ -13,6 +13,7 @@ typedef struct test_run_config {
     int stage, world, steps;
     int train_batch, micro_batch;
     const char *extra;   /* extra top-level JSON members, e.g. "\"fp16\": {\"enabled\": true}," */
+    const char *optimizer;   /* the "optimizer" block; default AdamW lr 3e-3 wd 0.01 */
 } test_run_config;
 
 /* Loads a case for the run config; fails the test on error. */
@@ -23,12 +24,14 @@ static inline void make_case(const test_run_config *rc, zs_case *kase)
              "{\"name\": \"t\", \"seed\": 1234, \"steps\": %d, \"world_sizes\": [%d], \"ds_config\": {"
              "%s"
              "\"train_batch_size\": %d, \"train_micro_batch_size_per_gpu\": %d,"
-             "\"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": 0.003, \"weight_decay\": 0.01}},"
+             "\"optimizer\": %s,"
              "\"scheduler\": {\"type\": \"WarmupLR\", \"params\": {\"warmup_min_lr\": 0, \"warmup_max_lr\": 0.003,"
              " \"warmup_num_steps\": 3}},"
              "\"gradient_clipping\": 1.0,"
              "\"zero_optimization\": {\"stage\": %d}}}",
-             rc->steps, rc->world, rc->extra ? rc->extra : "", rc->train_batch, rc->micro_batch, rc->stage);
+             rc->steps, rc->world, rc->extra ? rc->extra : "", rc->train_batch, rc->micro_batch,
+             rc->optimizer ? rc->optimizer : "{\"type\": \"AdamW\", \"params\": {\"lr\": 0.003, \"weight_decay\": 0.01}}",
+             rc->stage);
     zs_error err = {{0}};
     if (zs_case_parse(json, "<test>", ".", kase, &err)) {
         fprintf(stderr, "case: %s\n", err.msg);

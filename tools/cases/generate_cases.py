@@ -119,6 +119,9 @@ def main():
     names.append(case("opt_lamb_zero2", "Lamb under ZeRO-2 (trust ratio per rank partition); needs "
                       "zero_allow_untested_optimizer.", dict(untested, optimizer={"type": "Lamb", "params": {
                           "lr": 0.01, "weight_decay": 0.01, "max_coeff": 10.0, "min_coeff": 0.01}})))
+    names.append(case("opt_lamb_zero0", "Lamb at stage 0: the trust ratio is per parameter tensor (not per partition).",
+                      {"zero_optimization": {"stage": 0}, "optimizer": {"type": "Lamb", "params": {
+                          "lr": 0.01, "weight_decay": 0.01}}}))
     names.append(case("opt_adagrad_zero1", "Adagrad (torch semantics) under ZeRO-1.",
                       {"zero_optimization": {"stage": 1}, "optimizer": {"type": "Adagrad", "params": {
                           "lr": 0.05, "weight_decay": 0.01}}}))

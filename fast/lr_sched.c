@@ -1,5 +1,5 @@
 /* LR schedules (sched.h). */
-#include "sched.h"
+#include "lr_sched.h"
 
 #include <math.h>
 

@@ -1,3 +1,4 @@
+/* (Named lr_sched, not sched: fast/ is on the include path and would shadow the system <sched.h>.) */
 /* Learning rate per optimizer step (docs/spec/schedulers.md), host code, double precision.
  *
  * DeepSpeed builds the scheduler with last_batch_iteration = -1 and calls step() after every applied
@@ -7,8 +8,8 @@
  *   W = max(2, warmup_num_steps), inv = 1 / log(W), delta = max - min
  *   gamma(i) = inv * log(i + 1) (log) | i / W (linear), and 1 for i >= W
  *   f(-1) = min ; f(i) = min + delta * gamma(i) */
-#ifndef ZS_FAST_SCHED_H
-#define ZS_FAST_SCHED_H
+#ifndef ZS_FAST_LR_SCHED_H
+#define ZS_FAST_LR_SCHED_H
 
 #include <stdint.h>
 

@@ -1,0 +1,391 @@
+/* The ZeRO engine of one rank (engine.h). Read zsf_engine_step top to bottom: it is docs/spec.md §8
+ * with this rank's share of every collective. */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/zero.cuh"
+#include "rng.h"
+#include "lr_sched.h"
+
+/* ------------------------------------------------------------------------------------------------
+ * Allocation, with every buffer counted in one row of the memory report. */
+
+static void *dalloc(int64_t *row, size_t bytes)
+{
+    void *p = NULL;
+    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
+    *row += (int64_t)bytes;
+    return p;
+}
+
+static int64_t *upload_map(zsf_engine *e, const int64_t *host, size_t n)
+{
+    int64_t *d = (int64_t *)dalloc(&e->mem.working, n * sizeof(int64_t));
+    CUDA_CHECK(cudaMemcpyAsync(d, host, n * sizeof(int64_t), cudaMemcpyHostToDevice, e->comm->compute));
+    zsf_comm_sync(e->comm);
+    return d;
+}
+
+/* Host-built exchange map of a bucket plan, on the device. */
+static int64_t *exchange_map(zsf_engine *e, const zsf_bucket *b, int nb)
+{
+    size_t n = (size_t)e->world * e->part.len;
+    int64_t *h = (int64_t *)malloc((n ? n : 1) * sizeof(int64_t));
+    if (!h)
+        zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+    zsf_exchange_map(&e->part, b, nb, h);
+    int64_t *d = upload_map(e, h, n);
+    free(h);
+    return d;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Initialisation: every rank generates the same initial model (docs/spec.md §3) and keeps its share. */
+
+static int check_case(const zs_ds_config *cfg, zs_error *err)
+{
+    if (cfg->precision != ZS_PREC_FP32)
+        return zs_fail(err, "precision %s is not implemented by zs-fast yet (fp32 only)",
+                       zs_precision_name(cfg->precision));
+    if (zsf_optim_check(cfg, err) || zsf_sched_check(cfg, err))
+        return -1;
+    return 0;
+}
+
+static void init_state(zsf_engine *e)
+{
+    cudaStream_t s = e->comm->compute;
+    const size_t numel = e->t.numel, len = e->part.len;
+    if (e->stage == 0) {
+        zsf_rng_init_params(&e->t, e->kase->seed, e->params, s);
+    } else {
+        float *full = e->grad_micro;   /* free until the first backward pass */
+        zsf_rng_init_params(&e->t, e->kase->seed, full, s);
+        int64_t *h = (int64_t *)malloc((len ? len : 1) * sizeof(int64_t)), *own = NULL;
+        if (!h)
+            zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+        zsf_partition_own_map(&e->part, e->rank, h);
+        CUDA_CHECK(cudaMalloc((void **)&own, (len ? len : 1) * sizeof(int64_t)));
+        CUDA_CHECK(cudaMemcpyAsync(own, h, len * sizeof(int64_t), cudaMemcpyHostToDevice, s));
+        ZSF_LAUNCH(gather_div_kernel, len, s, e->master, full, own, len, 1.0f);
+        if (e->stage == 3)
+            CUDA_CHECK(cudaMemcpyAsync(e->shard, e->master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        else
+            CUDA_CHECK(cudaMemcpyAsync(e->params, full, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        zsf_comm_sync(e->comm);
+        CUDA_CHECK(cudaFree(own));
+        free(h);
+    }
+    for (int k = 0; k < ZSF_OPTIM_N_STATE; k++)
+        CUDA_CHECK(cudaMemsetAsync(e->state[k], 0, len * sizeof(float), s));
+    zsf_comm_sync(e->comm);
+}
+
+static void alloc_buffers(zsf_engine *e)
+{
+    const size_t numel = e->t.numel, len = e->part.len, W = (size_t)e->world, F = sizeof(float);
+    zsf_memory *m = &e->mem;
+    if (e->stage <= 2) {
+        e->params = (float *)dalloc(&m->params, numel * F);
+    } else {
+        e->shard = (float *)dalloc(&m->params, len * F);
+        e->params = (float *)dalloc(&m->working, numel * F);   /* gathered for one pass, as DeepSpeed's
+                                                                   modules hold them transiently */
+    }
+    e->grad_micro = (float *)dalloc(&m->working, numel * F);
+    if (e->stage <= 1)
+        e->grad_full = (float *)dalloc(&m->grads, numel * F);
+    e->grad_part = e->stage == 0 ? e->grad_full : (float *)dalloc(&m->grads, len * F);
+    if (e->stage >= 2)
+        e->recv = (float *)dalloc(&m->working, len * F);
+    e->master = e->stage == 0 ? e->params : (float *)dalloc(&m->optimizer, len * F);
+    for (int k = 0; k < ZSF_OPTIM_N_STATE; k++)
+        e->state[k] = (float *)dalloc(&m->optimizer, len * F);
+    if (e->stage >= 1) {
+        e->xbuf = (float *)dalloc(&m->working, W * len * F);
+        e->rs_map = exchange_map(e, e->rs, e->n_rs);
+        e->ag_map = exchange_map(e, e->ag, e->n_ag);
+    }
+    e->losses = (float *)dalloc(&m->working, (size_t)e->batch.grad_accum_steps * F);
+    e->norm_partial = (double *)dalloc(&m->working, ZSF_NORM_BLOCKS * sizeof(double));
+    e->norm = (double *)dalloc(&m->working, sizeof(double));
+    e->first_bad = (unsigned long long *)dalloc(&m->working, sizeof(unsigned long long));
+}
+
+int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t bucket_elems, zs_error *err)
+{
+    memset(e, 0, sizeof *e);
+    e->kase = kase;
+    e->cfg = &kase->config;
+    e->comm = comm;
+    e->rank = comm->rank;
+    e->world = comm->world;
+    e->stage = e->cfg->zero.stage;
+    if (check_case(e->cfg, err))
+        return 2;
+    if (zs_ds_config_resolve_batch(e->cfg, e->world, &e->batch, err)) {
+        zs_error_prefix(err, "world size %d", e->world);
+        return 2;
+    }
+    if (zsf_params_build(&e->t, kase->model, err))
+        return 2;
+    size_t *sizes = (size_t *)malloc((size_t)e->t.n * sizeof(size_t));
+    if (!sizes)
+        zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+    for (int i = 0; i < e->t.n; i++)
+        sizes[i] = e->t.p[i].numel;
+    int rc = zsf_partition_init(&e->part, e->stage, e->world, sizes, e->t.n, err);
+    free(sizes);
+    if (rc)
+        return 2;
+    const zs_zero_config *z = &e->cfg->zero;
+    e->n_rs = zsf_plan_buckets(e->part.len, e->world, bucket_elems ? bucket_elems : z->reduce_bucket_size, &e->rs);
+    e->n_ag = zsf_plan_buckets(e->part.len, e->world, bucket_elems ? bucket_elems : z->allgather_bucket_size, &e->ag);
+    e->n_ar = zsf_plan_buckets(e->t.numel, 1, bucket_elems ? bucket_elems : z->reduce_bucket_size, &e->ar);
+    if (!e->n_rs || !e->n_ag || !e->n_ar)
+        zsf_die(__FILE__, __LINE__, "zsf_plan_buckets", "out of host memory");
+
+    e->model = zsf_model_new(&e->t, (int)e->batch.micro_batch, comm->compute);
+    e->mem.working += (int64_t)zsf_model_workspace_bytes(e->model);
+    alloc_buffers(e);
+    init_state(e);
+    return 0;
+}
+
+void zsf_engine_free(zsf_engine *e)
+{
+    zsf_model_free(e->model);
+    float *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
+                      e->stage == 0 ? NULL : e->grad_part, e->stage == 0 ? NULL : e->master,
+                      e->state[0], e->state[1]};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        cudaFree(owned[i]);
+    cudaFree(e->rs_map);
+    cudaFree(e->ag_map);
+    cudaFree(e->norm_partial);
+    cudaFree(e->norm);
+    cudaFree(e->first_bad);
+    free(e->rs);
+    free(e->ag);
+    free(e->ar);
+    zsf_partition_free(&e->part);
+    zsf_params_free(&e->t);
+    memset(e, 0, sizeof *e);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Collectives of the step. */
+
+/* Stage 3: every rank's shards -> the full model in e->params (before the forward and the backward
+ * pass, as DeepSpeed gathers module parameters for each; the whole model at once here). */
+static void gather_stage3_params(zsf_engine *e)
+{
+    size_t n = (size_t)e->world * e->part.len;
+    zsf_all_gather(e->comm, e->shard, e->xbuf, e->ag, e->n_ag);
+    ZSF_LAUNCH(scatter_kernel, n, e->comm->compute, e->params, e->xbuf, e->ag_map, n);
+}
+
+/* Stages 1-3 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum. */
+static void reduce_scatter_gradients(zsf_engine *e, const float *grad, float *part)
+{
+    size_t n = (size_t)e->world * e->part.len;
+    ZSF_LAUNCH(gather_div_kernel, n, e->comm->compute, e->xbuf, grad, e->rs_map, n, (float)e->world);
+    zsf_reduce_scatter_sum(e->comm, e->xbuf, part, e->rs, e->n_rs);
+}
+
+/* Stage 0 (DeepSpeed engine.py allreduce_bucket): optional pre-scale, all-reduce sum, post-scale. */
+static void all_reduce_gradients(zsf_engine *e)
+{
+    const double W = (double)e->world, f = e->cfg->gradient_predivide_factor;
+    const int prescale = e->cfg->prescale_gradients;
+    const float pre = prescale ? (float)(1.0 / W) : f != 1.0 ? (float)(1.0 / f) : 1.0f;
+    const float post = prescale || f == W ? 1.0f : (float)(f / W);
+    const size_t n = e->t.numel;
+    cudaStream_t s = e->comm->compute;
+    if (pre != 1.0f)
+        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, pre);
+    if (e->world > 1)
+        zsf_all_reduce_sum(e->comm, e->grad_full, e->ar, e->n_ar);
+    if (post != 1.0f)
+        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, post);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Micro-steps */
+
+/* Samples g = (m*W + r)*MB + b of optimizer step k (docs/spec.md §4). */
+static void load_micro_batch(zsf_engine *e, int m)
+{
+    const int64_t MB = e->batch.micro_batch;
+    const uint64_t g0 = (uint64_t)(((int64_t)m * e->world + e->rank) * MB);
+    const zs_model_dims *d = &e->t.dims;
+    zsf_rng_micro_batch(e->kase->seed, (uint64_t)e->global_steps, g0, (int)MB, d->seq, d->vocab,
+                        zsf_model_inputs(e->model), zsf_model_targets(e->model), e->comm->compute);
+}
+
+static void run_micro_step(zsf_engine *e, int m, float dloss)
+{
+    cudaStream_t s = e->comm->compute;
+    const size_t numel = e->t.numel, len = e->part.len;
+    if (e->stage == 3)
+        gather_stage3_params(e);
+    load_micro_batch(e, m);
+    zsf_model_forward(e->model, e->params, e->losses + m);
+    if (e->stage == 3)
+        gather_stage3_params(e);
+    zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
+    if (e->stage <= 1) {   /* accumulate the local full gradient; reduce once at the boundary */
+        if (m == 0)
+            CUDA_CHECK(cudaMemcpyAsync(e->grad_full, e->grad_micro, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        else
+            ZSF_LAUNCH(accumulate_kernel, numel, s, e->grad_full, e->grad_micro, numel);
+    } else {               /* reduce every micro-step, accumulate the owned partition */
+        reduce_scatter_gradients(e, e->grad_micro, m == 0 ? e->grad_part : e->recv);
+        if (m > 0)
+            ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len);
+    }
+}
+
+/* Mean of the micro-batch losses over ranks and micro-steps, summed in double in (m, r) order, as the
+ * reference reports it. Valid on rank 0. */
+static float step_loss(zsf_engine *e)
+{
+    const int gas = (int)e->batch.grad_accum_steps, W = e->world;
+    float *mine = (float *)malloc((size_t)gas * sizeof(float));
+    float *all = (float *)malloc((size_t)gas * (size_t)W * sizeof(float));
+    if (!mine || !all)
+        zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+    CUDA_CHECK(cudaMemcpyAsync(mine, e->losses, (size_t)gas * sizeof(float), cudaMemcpyDeviceToHost, e->comm->compute));
+    zsf_comm_sync(e->comm);
+    MPI_CHECK(MPI_Gather(mine, gas, MPI_FLOAT, all, gas, MPI_FLOAT, 0, MPI_COMM_WORLD));
+    double sum = 0.0;
+    for (int m = 0; m < gas; m++)
+        for (int r = 0; r < W; r++)
+            sum += (double)all[(size_t)r * gas + m];
+    free(mine);
+    free(all);
+    return (float)(sum / (double)(gas * W));
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Norm and clipping (docs/spec.md §11). */
+
+/* This rank's sum of squares of its gradient partition (fp64); *first_bad = index of its first
+ * non-finite element, or -1. */
+static double partition_sumsq(zsf_engine *e, int64_t *first_bad)
+{
+    cudaStream_t s = e->comm->compute;
+    CUDA_CHECK(cudaMemsetAsync(e->first_bad, 0xFF, sizeof(unsigned long long), s));
+    sumsq_partial_kernel<<<ZSF_NORM_BLOCKS, ZSF_NORM_THREADS, 0, s>>>(e->norm_partial, e->first_bad, e->grad_part,
+                                                                      e->part.len);
+    CUDA_CHECK_LAUNCH();
+    sumsq_final_kernel<<<1, 1, 0, s>>>(e->norm, e->norm_partial, ZSF_NORM_BLOCKS);
+    CUDA_CHECK_LAUNCH();
+    double sumsq = 0.0;
+    unsigned long long bad = 0;
+    CUDA_CHECK(cudaMemcpyAsync(&sumsq, e->norm, sizeof sumsq, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaMemcpyAsync(&bad, e->first_bad, sizeof bad, cudaMemcpyDeviceToHost, s));
+    zsf_comm_sync(e->comm);
+    *first_bad = bad == ~0ULL ? -1 : (int64_t)bad;
+    return sumsq;
+}
+
+/* fp32 training does not skip steps: a non-finite gradient stops the run, naming where it is. */
+static int report_nonfinite(zsf_engine *e, int64_t first_bad, zs_error *err)
+{
+    int64_t culprit = zsf_all_reduce_min_i64(e->comm, first_bad >= 0 ? e->rank : INT64_MAX);
+    if (culprit == INT64_MAX)
+        return 0;
+    if (e->rank == culprit) {
+        int64_t idx = zsf_partition_index(&e->part, e->rank, (size_t)first_bad);
+        int p = idx >= 0 ? zsf_param_of(&e->t, (size_t)idx) : -1;
+        zs_fail(err, "step %lld: non-finite gradient on rank %d in %s[%lld]; fp32 training does not skip steps "
+                     "on overflow, so the run stops here",
+                (long long)e->global_steps + 1, e->rank, p >= 0 ? e->t.p[p].name : "padding",
+                (long long)(p >= 0 ? idx - (int64_t)e->t.p[p].offset : 0));
+    }
+    MPI_CHECK(MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, (int)culprit, MPI_COMM_WORLD));
+    return 1;
+}
+
+/* DeepSpeed's unscale_and_clip_grads: combined = S * max(1, (N/S + 1e-6) / clip), all fp32. */
+static float unscale_factor(const zsf_engine *e, float norm_scaled, float scale)
+{
+    float combined = scale;
+    if (e->cfg->gradient_clipping > 0.0) {
+        float clip = ((norm_scaled / scale) + 1e-6f) / (float)e->cfg->gradient_clipping;
+        if (clip > 1.0f)
+            combined = clip * scale;
+    }
+    return 1.0f / combined;
+}
+
+/* Stages 1-2: all-gather the updated master partitions into every rank's full model; stage 3: the
+ * master partition is the rank's new shard; stage 0 (fp32): the optimizer updated the model itself. */
+static void publish_params(zsf_engine *e)
+{
+    cudaStream_t s = e->comm->compute;
+    const size_t len = e->part.len, n = (size_t)e->world * len;
+    if (e->stage == 3) {
+        CUDA_CHECK(cudaMemcpyAsync(e->shard, e->master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
+    } else if (e->stage >= 1) {
+        zsf_all_gather(e->comm, e->master, e->xbuf, e->ag, e->n_ag);
+        ZSF_LAUNCH(scatter_kernel, n, s, e->params, e->xbuf, e->ag_map, n);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * One optimizer step (DeepSpeed engine.step at the accumulation boundary). */
+
+int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
+{
+    const int64_t gas = e->batch.grad_accum_steps;
+    const double scale = 1.0;   /* fp32: no loss scaling */
+    const float dloss = (float)scale / (float)gas;
+    memset(rep, 0, sizeof *rep);
+    rep->step = e->global_steps + 1;
+    rep->loss_scale = scale;
+    rep->lr = zsf_sched_lr(e->cfg, e->applied_steps);
+
+    for (int m = 0; m < gas; m++)
+        run_micro_step(e, m, dloss);
+    if (e->stage == 0)
+        all_reduce_gradients(e);
+    else if (e->stage == 1)
+        reduce_scatter_gradients(e, e->grad_full, e->grad_part);
+    rep->loss = step_loss(e);
+
+    int64_t first_bad = -1;
+    double sumsq = partition_sumsq(e, &first_bad);
+    if (report_nonfinite(e, first_bad, err))
+        return 1;
+    /* stage 0: every rank holds the whole reduced gradient, its own sum is the norm */
+    double total = e->stage == 0 || e->world == 1 ? sumsq : zsf_all_reduce_sum_f64(e->comm, sumsq);
+    float norm_scaled = (float)sqrt(total);
+    rep->grad_norm = norm_scaled / (float)scale;
+    float inv = unscale_factor(e, norm_scaled, (float)scale);
+    zsf_fused_adam(&e->cfg->optimizer, e->applied_steps + 1, rep->lr, inv, e->master, e->grad_part, e->state[0],
+                   e->state[1], e->part.len, e->comm->compute);
+    publish_params(e);
+    zsf_comm_sync(e->comm);
+    e->applied_steps++;
+    e->global_steps++;
+    return 0;
+}
+
+void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float *const *state)
+{
+    cudaStream_t s = e->comm->compute;
+    const size_t bytes = e->part.len * sizeof(float);
+    if (grad)
+        CUDA_CHECK(cudaMemcpyAsync(grad, e->grad_part, bytes, cudaMemcpyDeviceToHost, s));
+    if (master)
+        CUDA_CHECK(cudaMemcpyAsync(master, e->master, bytes, cudaMemcpyDeviceToHost, s));
+    for (int k = 0; state && k < ZSF_OPTIM_N_STATE; k++)
+        if (state[k])
+            CUDA_CHECK(cudaMemcpyAsync(state[k], e->state[k], bytes, cudaMemcpyDeviceToHost, s));
+    zsf_comm_sync(e->comm);
+}

@@ -1,0 +1,77 @@
+/* The ZeRO training engine of one rank (docs/spec.md §8): what the rank holds under its stage, and
+ * one DeepSpeed optimizer step — micro-steps, gradient reduction, norm and clipping, FusedAdam on the
+ * rank's fp32 master partition, parameter publication. fp32 only in this version. */
+#ifndef ZS_FAST_ENGINE_H
+#define ZS_FAST_ENGINE_H
+
+#include <stdint.h>
+
+#include "comm.h"
+#include "gpt2_params.h"
+#include "model.h"
+#include "optim.h"
+#include "partition.h"
+#include "zerospec/case.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zsf_step_report {
+    int64_t step;            /* 1-based */
+    float loss;              /* mean micro-batch loss over ranks and micro-steps (valid on rank 0) */
+    double lr;
+    float grad_norm;         /* global L2 norm of the unscaled gradient */
+    double loss_scale;
+    int overflow, skipped;
+} zsf_step_report;
+
+/* cudaMalloc'ed bytes of this rank: model states (the ZeRO paper's three rows) and working memory. */
+typedef struct zsf_memory {
+    int64_t params, grads, optimizer, working;
+} zsf_memory;
+
+typedef struct zsf_engine {
+    const zs_case *kase;
+    const zs_ds_config *cfg;
+    zsf_comm *comm;
+    int rank, world, stage;
+    zs_batch batch;
+    zsf_params t;
+    zsf_partition part;
+    zsf_bucket *rs, *ag, *ar;  /* bucket plans: reduce-scatter, all-gather (partition), all-reduce (model) */
+    int n_rs, n_ag, n_ar;
+    zsf_model *model;
+    /* device buffers */
+    float *params;           /* stages 0-2: the full model; stage 3: the gathered model of one pass */
+    float *shard;            /* stage 3: this rank's parameter shards */
+    float *grad_micro;       /* one micro-step's full gradient */
+    float *grad_full;        /* stages 0-1: the rank's accumulated full gradient */
+    float *grad_part;        /* the reduced gradient partition (stage 0: = grad_full) */
+    float *recv;             /* stages 2-3: one micro-step's reduced partition */
+    float *master;           /* fp32 master partition (stage 0: = params) */
+    float *state[ZSF_OPTIM_N_STATE];
+    float *xbuf;             /* stages 1-3: W*len exchange buffer */
+    int64_t *rs_map, *ag_map;
+    float *losses;           /* [GAS] micro-batch losses of the step */
+    double *norm_partial, *norm;
+    unsigned long long *first_bad;
+    zsf_memory mem;
+    int64_t global_steps, applied_steps;
+} zsf_engine;
+
+/* Returns 0, or an exit status (2: the case asks for something zs-fast does not do or is
+ * inconsistent with the world size) with the message in err. Same result on every rank. */
+int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t bucket_elems, zs_error *err);
+void zsf_engine_free(zsf_engine *e);
+
+/* One optimizer step. Returns 0, or 1 with the message in err on every rank (non-finite gradient). */
+int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err);
+
+/* Host copies of this rank's partitions (len floats each; any pointer may be NULL). */
+void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float *const *state);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

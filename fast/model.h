@@ -1,0 +1,38 @@
+/* The GPT-2 model on the GPU: forward and backward of one micro-batch of B sequences, fp32.
+ * Parameters and gradients are flat device buffers laid out by gpt2_params.h. */
+#ifndef ZS_FAST_MODEL_H
+#define ZS_FAST_MODEL_H
+
+#include <stddef.h>
+
+#include <cuda_runtime.h>
+
+#include "gpt2_params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zsf_model zsf_model;
+
+/* Allocates the activation workspace for micro-batches of B sequences; all work goes to `stream`.
+ * `t` must outlive the model. */
+zsf_model *zsf_model_new(const zsf_params *t, int B, cudaStream_t stream);
+void zsf_model_free(zsf_model *m);
+
+/* Device buffers [B*T] the next forward pass reads its tokens from. */
+int *zsf_model_inputs(zsf_model *m);
+int *zsf_model_targets(zsf_model *m);
+
+/* Writes the micro-batch's mean loss (fp32, device) to *loss. */
+void zsf_model_forward(zsf_model *m, const float *params, float *loss);
+/* Writes (does not accumulate) grads[numel] = d(dloss * loss)/d(params) for the last forward. */
+void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss);
+
+/* Bytes of activation and activation-gradient workspace held. */
+size_t zsf_model_workspace_bytes(const zsf_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

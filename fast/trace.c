@@ -1,0 +1,165 @@
+/* The trace of a zs-fast run (trace.h). */
+#include "trace.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "check.h"
+
+/* The writer can only fail on a programming error or out of memory here: abort the job. */
+static void must(int rc, const zs_error *err)
+{
+    if (rc)
+        zsf_die(__FILE__, __LINE__, "safetensors writer", err->msg);
+}
+
+static void meta(zs_st_writer *w, const char *key, const char *value)
+{
+    zs_error err = {{0}};
+    must(zs_st_set_meta(w, key, value, &err), &err);
+}
+
+static void meta_int(zs_st_writer *w, const char *key, long long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", v);
+    meta(w, key, buf);
+}
+
+static void write_metadata(zs_st_writer *w, const zsf_engine *e)
+{
+    const zs_model_dims *d = &e->t.dims;
+    char model[160];
+    snprintf(model, sizeof model, "{\"vocab\":%d,\"seq\":%d,\"channels\":%d,\"layers\":%d,\"heads\":%d}", d->vocab,
+             d->seq, d->channels, d->layers, d->heads);
+    meta(w, "format", ZSF_TRACE_FORMAT);
+    meta(w, "format_version", ZSF_TRACE_FORMAT_VERSION);
+    meta(w, "spec_version", ZSF_SPEC_VERSION);
+    meta(w, "generator", ZSF_GENERATOR);
+    meta(w, "deepspeed_version", ZSF_DEEPSPEED_VERSION);
+    meta(w, "case", e->kase->name);
+    meta(w, "precision", zs_precision_name(e->cfg->precision));
+    meta(w, "model", model);
+    meta(w, "config", e->cfg->canonical_json ? e->cfg->canonical_json : "{}");
+    meta_int(w, "world_size", e->world);
+    meta_int(w, "stage", e->stage);
+    meta_int(w, "seed", (long long)e->kase->seed);
+}
+
+/* Rank 0 receives every rank's copy of one partition tensor into t->all[world * len]. */
+static void gather_kind(zsf_trace *t, const zsf_engine *e, const float *mine)
+{
+    if (e->part.len > (size_t)INT_MAX)
+        zsf_die(__FILE__, __LINE__, "gather_kind", "partition too large for one MPI_Gather");
+    int n = (int)e->part.len;
+    MPI_CHECK(MPI_Gather(mine, n, MPI_FLOAT, t->all, n, MPI_FLOAT, 0, MPI_COMM_WORLD));
+}
+
+static void add_f32(zsf_trace *t, const char *name, const float *data, size_t n)
+{
+    zs_error err = {{0}};
+    must(zs_st_add_f32(t->w, name, data, n, &err), &err);
+}
+
+/* Rank 0: <prefix>/<name> for every parameter, from the consolidated masters in t->all. */
+static void add_params(zsf_trace *t, const zsf_engine *e, const char *prefix)
+{
+    const float *parts[4096];
+    for (int r = 0; r < e->world; r++)
+        parts[r] = t->all + (size_t)r * e->part.len;
+    zsf_partition_assemble(&e->part, parts, t->full);
+    char name[200];
+    for (int p = 0; p < e->t.n; p++) {
+        const zsf_param *prm = &e->t.p[p];
+        zs_error err = {{0}};
+        snprintf(name, sizeof name, "%s/%s", prefix, prm->name);
+        must(zs_st_add(t->w, name, ZS_F32, prm->ndim, prm->shape, t->full + prm->offset, &err), &err);
+    }
+}
+
+void zsf_trace_begin(zsf_trace *t, zsf_engine *e)
+{
+    memset(t, 0, sizeof *t);
+    const size_t len = e->part.len ? e->part.len : 1;
+    t->mine = malloc((2 + ZSF_OPTIM_N_STATE) * len * sizeof(float));
+    if (e->rank == 0) {
+        t->w = zs_st_writer_new();
+        t->all = malloc((size_t)e->world * len * sizeof(float));
+        t->full = malloc((e->t.numel ? e->t.numel : 1) * sizeof(float));
+    }
+    if (!t->mine || (e->rank == 0 && (!t->w || !t->all || !t->full)))
+        zsf_die(__FILE__, __LINE__, "zsf_trace_begin", "out of host memory");
+    if (e->rank == 0)
+        write_metadata(t->w, e);
+    zsf_engine_read_partitions(e, NULL, t->mine, NULL);
+    gather_kind(t, e, t->mine);
+    if (e->rank == 0)
+        add_params(t, e, "init/param");
+}
+
+void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
+{
+    const size_t len = e->part.len;
+    float *grad = t->mine, *master = t->mine + len, *state[ZSF_OPTIM_N_STATE];
+    for (int k = 0; k < ZSF_OPTIM_N_STATE; k++)
+        state[k] = t->mine + (2 + (size_t)k) * len;
+    zsf_engine_read_partitions(e, grad, master, state);
+
+    char name[200];
+    const long long k = (long long)rep->step;
+    if (e->rank == 0) {
+        zs_error err = {{0}};
+        uint8_t overflow = (uint8_t)rep->overflow, skipped = (uint8_t)rep->skipped;
+        snprintf(name, sizeof name, "step%lld/loss", k);
+        must(zs_st_add_scalar_f32(t->w, name, rep->loss, &err), &err);
+        snprintf(name, sizeof name, "step%lld/lr", k);
+        must(zs_st_add_scalar_f32(t->w, name, (float)rep->lr, &err), &err);
+        snprintf(name, sizeof name, "step%lld/grad_norm", k);
+        must(zs_st_add_scalar_f32(t->w, name, rep->grad_norm, &err), &err);
+        snprintf(name, sizeof name, "step%lld/loss_scale", k);
+        must(zs_st_add_scalar_f64(t->w, name, rep->loss_scale, &err), &err);
+        snprintf(name, sizeof name, "step%lld/overflow", k);
+        must(zs_st_add(t->w, name, ZS_U8, 0, NULL, &overflow, &err), &err);
+        snprintf(name, sizeof name, "step%lld/skipped", k);
+        must(zs_st_add(t->w, name, ZS_U8, 0, NULL, &skipped, &err), &err);
+    }
+    const char *kinds[2 + ZSF_OPTIM_N_STATE] = {"grad", "master"};
+    for (int s = 0; s < ZSF_OPTIM_N_STATE; s++)
+        kinds[2 + s] = zsf_optim_state_names[s];
+    for (int kind = 0; kind < 2 + ZSF_OPTIM_N_STATE; kind++) {
+        gather_kind(t, e, t->mine + (size_t)kind * len);
+        for (int r = 0; e->rank == 0 && r < e->world; r++) {
+            snprintf(name, sizeof name, "step%lld/rank%d/%s", k, r, kinds[kind]);
+            add_f32(t, name, t->all + (size_t)r * len, len);
+        }
+        if (kind == 1 && e->rank == 0) {   /* t->all holds every master partition right now */
+            snprintf(name, sizeof name, "step%lld/param", k);
+            add_params(t, e, name);
+        }
+    }
+}
+
+int zsf_trace_finish(zsf_trace *t, const char *path, zs_error *err)
+{
+    int failed = 0;
+    if (t->w)
+        failed = zs_st_write_file(t->w, path, err) != 0;
+    int any = 0;
+    MPI_CHECK(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    if (any)
+        MPI_CHECK(MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, 0, MPI_COMM_WORLD));
+    return any ? 1 : 0;
+}
+
+void zsf_trace_free(zsf_trace *t)
+{
+    zs_st_writer_free(t->w);
+    free(t->mine);
+    free(t->all);
+    free(t->full);
+    memset(t, 0, sizeof *t);
+}
