@@ -262,9 +262,12 @@ static float step_loss(zsf_engine *e)
     zsf_comm_sync(e->comm);
     MPI_CHECK(MPI_Gather(mine, gas, MPI_FLOAT, all, gas, MPI_FLOAT, 0, MPI_COMM_WORLD));
     double sum = 0.0;
-    for (int m = 0; m < gas; m++)
+    for (int m = 0; m < gas; m++) {   /* per micro-step sum over ranks, then over micro-steps */
+        double over_ranks = 0.0;
         for (int r = 0; r < W; r++)
-            sum += (double)all[(size_t)r * gas + m];
+            over_ranks += (double)all[(size_t)r * gas + m];
+        sum += over_ranks;
+    }
     free(mine);
     free(all);
     return (float)(sum / (double)(gas * W));

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The GPU check, run on the device machine from the repository root:
+#   1. record the machine (GPUs, CUDA, MPI, NCCL) in $OUT/env.txt;
+#   2. build the whole project in build/gpu (Release, sm_90); if the machine lacks a build dependency
+#      (cJSON, CMocka, OpenMPI) use build/gpu-bundle instead (tools/gpu/bundle.sh, carried along);
+#   3. write golden traces with zs-ref, run zs-fast under mpirun on the same cases and world sizes
+#      (backend nccl: one rank per GPU; backend mpi: 1..4 ranks sharing the GPUs);
+#   4. compare each pair (zs-check diff when built, and tools/gpu/compare.py for the numbers) and
+#      print the summary table last.
+# Files in $OUT (at most 8 come back from the device machine): run.log (all output), env.txt,
+# build.log, runs.log (zs-ref, zs-fast), compare.log (per-tensor detail), summary.txt, memcheck.log.
+# Environment: OUT (default build/gpu/out), ZS_GPU_CASES (case names, default below),
+# ZS_GPU_MPI_MAX (largest mpi-backend world, default 4), ZS_GPU_STEPS (override the cases' steps).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+OUT=${OUT:-$root/build/gpu/out}
+mkdir -p "$OUT" build/gpu/traces
+traces=$root/build/gpu/traces
+exec > >(tee "$OUT/run.log") 2>&1
+export NCCL_NVLS_ENABLE=0   # never NVLink multicast on these machines (KINDS.md)
+
+cases=${ZS_GPU_CASES:-"fp32_zero0_adamw fp32_zero1_adamw fp32_zero2_adamw fp32_zero3_adamw fp32_zero1_adam_l2
+  fp32_zero0_prescale fp32_zero0_predivide fp32_zero2_clip_tight fp32_zero2_gas1 fp32_zero2_noclip
+  fp32_zero2_padding fp32_zero2_warmup_linear fp32_zero3_nobias_correction fp32_zero3_offload"}
+mpi_max=${ZS_GPU_MPI_MAX:-4}
+
+# ---- 1. the machine --------------------------------------------------------------------------
+py=python3
+command -v "$py" >/dev/null || py=/usr/bin/python3
+first_dir_with() {   # first_dir_with FILE DIR... -> the first DIR holding FILE
+  local f=$1; shift
+  for d in "$@"; do [ -e "$d/$f" ] && { echo "$d"; return; }; done
+  return 0
+}
+pynccl=$($py -c 'import nvidia.nccl as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+nccl_lib=$(first_dir_with libnccl.so.2 /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu ${pynccl:+$pynccl/lib})
+nccl_inc=$(first_dir_with nccl.h /usr/local/cuda/include /usr/include ${pynccl:+$pynccl/include})
+if [ -n "$pynccl" ] && [ "$nccl_lib" = "$pynccl/lib" ] && [ "$nccl_inc" = "$pynccl/include" ]; then
+  export NCCL_ROOT=$pynccl
+fi
+cuda_lib=$(first_dir_with libcublas.so.13 /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib)
+export LD_LIBRARY_PATH=${nccl_lib:+$nccl_lib:}${cuda_lib:+$cuda_lib:}${LD_LIBRARY_PATH:-}
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  nvidia-smi -L || true
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  /usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1 || true
+  cmake --version | head -1 || true
+  echo "mpirun: $(command -v mpirun || echo none) $(mpirun --version 2>/dev/null | head -1 || true)"
+  echo "cJSON: $(pkg-config --modversion libcjson 2>/dev/null || echo none)  CMocka: $(pkg-config --modversion cmocka 2>/dev/null || echo none)"
+  echo "NCCL: lib ${nccl_lib:-none}, include ${nccl_inc:-none}, NCCL_ROOT ${NCCL_ROOT:-unset}; cuBLAS: ${cuda_lib:-none}"
+  grep -m1 PRETTY_NAME /etc/os-release || true
+} | tee "$OUT/env.txt"
+
+# ---- 2. build ----------------------------------------------------------------------------------
+bin=$root/build/gpu/bin
+use_bundle() {
+  local sys=/tmp/zs-sys
+  [ -d build/gpu-bundle/bin ] || { echo "run.sh: no build/gpu-bundle to fall back on (run tools/gpu/bundle.sh here and carry it)"; exit 1; }
+  mkdir -p $sys
+  for f in build/gpu-bundle/debs/*.deb; do dpkg -x "$f" $sys; done
+  export OPAL_PREFIX=$sys/usr PMIX_INSTALL_PREFIX=$sys/usr/lib/x86_64-linux-gnu/pmix2
+  export OMPI_MCA_mca_base_component_show_load_errors=0 PMIX_MCA_mca_base_component_path=$sys/usr/lib/x86_64-linux-gnu/pmix2/lib/pmix
+  export LD_LIBRARY_PATH=$sys/usr/lib/x86_64-linux-gnu/openmpi/lib:$sys/usr/lib/x86_64-linux-gnu/pmix2/lib:$sys/usr/lib/x86_64-linux-gnu:$sys/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH
+  mpirun_cmd=$sys/usr/bin/orterun
+  bin=$root/build/gpu-bundle/bin
+  echo "run.sh: using the prebuilt binaries and OpenMPI of build/gpu-bundle"
+}
+mpirun_cmd=$(command -v mpirun || true)
+built=0
+if [ -n "$mpirun_cmd" ] && pkg-config --exists libcjson cmocka 2>/dev/null; then
+  gen=""; command -v ninja >/dev/null && gen="-G Ninja"
+  if cmake -S . -B build/gpu $gen -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/build.log" 2>&1 &&
+     cmake --build build/gpu -j16 >>"$OUT/build.log" 2>&1; then
+    built=1
+  else
+    echo "run.sh: the full build failed (tail of build.log below); trying zs-ref and zs-fast alone"
+    tail -20 "$OUT/build.log"
+    cmake --build build/gpu -j16 --target zs-ref zs-fast >>"$OUT/build.log" 2>&1 && built=1 || true
+    cmake --build build/gpu -j16 --target zs-check >>"$OUT/build.log" 2>&1 || true
+  fi
+fi
+[ $built = 1 ] && echo "run.sh: built in build/gpu" || use_bundle
+[ -x "$bin/zs-fast" ] && [ -x "$bin/zs-ref" ] || { echo "run.sh: zs-ref or zs-fast missing in $bin"; exit 1; }
+if [ $built = 1 ] && [ -f build/gpu/CTestTestfile.cmake ]; then   # the host unit tests of fast/
+  (cd build/gpu && ctest -R '^fast\.' --output-on-failure >>"$OUT/build.log" 2>&1) &&
+    echo "run.sh: fast/ unit tests pass" || echo "run.sh: fast/ unit tests FAILED (see build.log)"
+fi
+
+# ---- 3 + 4. runs and comparisons -----------------------------------------------------------------
+summary=$OUT/summary.txt
+printf "%-28s %5s %7s %8s %14s %10s %s\n" case world backend verdict max_abs_param worst zs-check >"$summary"
+steps_arg=()
+[ -n "${ZS_GPU_STEPS:-}" ] && steps_arg=(--steps "$ZS_GPU_STEPS")
+mpirun_base=("$mpirun_cmd" --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE -x LD_LIBRARY_PATH)
+[ -n "${OPAL_PREFIX:-}" ] && mpirun_base+=(-x OPAL_PREFIX -x PMIX_INSTALL_PREFIX -x PMIX_MCA_mca_base_component_path
+  -x OMPI_MCA_mca_base_component_show_load_errors)
+
+check_pair() {   # check_pair CASE WORLD BACKEND REF FAST
+  local verdict=ERROR mad=- worst=- zc=- line
+  if [ -x "$bin/zs-check" ]; then
+    "$bin/zs-check" diff "$4" "$5" >>"$OUT/compare.log" 2>&1 && zc=pass || zc="fail($?)"
+  fi
+  line=$($py tools/gpu/compare.py "$4" "$5" --detail 2>&1 | tee -a "$OUT/compare.log" | tail -1) || true
+  case $line in
+    PASS*|FAIL*) verdict=${line%% *}
+                 mad=$(sed -n 's/.*max_abs_param=\([^ ]*\).*/\1/p' <<<"$line")
+                 worst=$(sed -n 's/.*worst=\([^ ]*\).*/\1/p' <<<"$line");;
+  esac
+  printf "%-28s %5s %7s %8s %14s %10s %s\n" "$1" "$2" "$3" "$verdict" "$mad" "$worst" "$zc" >>"$summary"
+}
+
+run_fast() {   # run_fast CASE WORLD BACKEND REF
+  local name=$1.w$2.$3 tag rc
+  echo "=== $name" | tee -a "$OUT/compare.log" >>"$OUT/runs.log"
+  if timeout 60 "${mpirun_base[@]}" -np "$2" "$bin/zs-fast" --case "conformance/cases/$1.json" --world "$2" \
+       --backend "$3" "${steps_arg[@]}" --out "$traces/$name.fast.safetensors" >>"$OUT/runs.log" 2>&1; then
+    check_pair "$1" "$2" "$3" "$4" "$traces/$name.fast.safetensors"
+  else
+    rc=$?; tag="RUNFAIL"; [ $rc = 124 ] && tag="TIMEOUT"
+    printf "%-28s %5s %7s %8s %14s %10s %s\n" "$1" "$2" "$3" "$tag" - - - >>"$summary"
+    tail -5 "$OUT/runs.log"
+  fi
+}
+
+for c in $cases; do
+  f=conformance/cases/$c.json
+  [ -f "$f" ] || { echo "run.sh: no case $f"; continue; }
+  worlds=$($py -c 'import json,sys; print(*json.load(open(sys.argv[1])).get("world_sizes", [1]))' "$f")
+  for w in $worlds; do
+    ref=$traces/$c.w$w.ref.safetensors
+    [ "$w" -le "$mpi_max" ] || [ "$w" -le "$ngpu" ] || continue
+    "$bin/zs-ref" --case "$f" --world "$w" "${steps_arg[@]}" --quiet --out "$ref" >>"$OUT/runs.log" 2>&1 ||
+      { printf "%-28s %5s %7s %8s\n" "$c" "$w" - REFFAIL >>"$summary"; continue; }
+    [ "$w" -le "$ngpu" ] && run_fast "$c" "$w" nccl "$ref"
+    [ "$w" -le "$mpi_max" ] && run_fast "$c" "$w" mpi "$ref"
+  done
+done
+
+# One run with small buckets (several NCCL calls per collective) and one under compute-sanitizer.
+c=fp32_zero3_adamw; w=$(( ngpu >= 2 ? 2 : 1 ))
+if [ -f "$traces/$c.w$w.ref.safetensors" ]; then
+  "${mpirun_base[@]}" -np $w "$bin/zs-fast" --case conformance/cases/$c.json --world $w --bucket-size 1000 \
+    --out "$traces/$c.w$w.buckets.fast.safetensors" --quiet >>"$OUT/runs.log" 2>&1 &&
+    check_pair "$c(bucket=1000)" $w nccl "$traces/$c.w$w.ref.safetensors" "$traces/$c.w$w.buckets.fast.safetensors" ||
+    printf "%-28s %5s %7s %8s\n" "$c(bucket=1000)" $w nccl RUNFAIL >>"$summary"
+fi
+if command -v compute-sanitizer >/dev/null; then
+  timeout 300 compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/zs-fast" \
+    --case conformance/cases/fp32_zero2_adamw.json --steps 1 --quiet >"$OUT/memcheck.log" 2>&1 &&
+    echo "memcheck (zs-fast, stage 2, W=1, 1 step): clean" | tee -a "$summary" ||
+    echo "memcheck (zs-fast, stage 2, W=1, 1 step): FAILED (see memcheck.log)" | tee -a "$summary"
+fi
+
+echo
+echo "device: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sort | uniq -c | xargs) | binaries: $bin"
+cat "$summary"
