@@ -55,14 +55,31 @@ ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 } | tee "$OUT/env.txt"
 
 # ---- 2. build ----------------------------------------------------------------------------------
+# Preferred: build here with the machine's CUDA, NCCL and OpenMPI; cJSON and CMocka, which the GPU
+# image lacks, come from the bundle's Debian packages unpacked under /tmp/zs-sys/dev. Fallback: the
+# bundle's prebuilt binaries with its own OpenMPI (everything unpacked under /tmp/zs-sys/all).
 bin=$root/build/gpu/bin
+bundle_debs=build/gpu-bundle/debs
+unpack() {   # unpack DIR PACKAGE... : the bundle's .debs of those packages into DIR
+  local dir=$1 p f; shift
+  mkdir -p "$dir"
+  for p in "$@"; do for f in $bundle_debs/${p}_*.deb; do [ -f "$f" ] && dpkg -x "$f" "$dir"; done; done
+}
+dev_deps_from_bundle() {
+  local sys=/tmp/zs-sys/dev
+  unpack $sys libcjson1 libcjson-dev libcmocka0 libcmocka-dev
+  sed -i "s|/usr|$sys/usr|g" $sys/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc
+  export PKG_CONFIG_PATH=$sys/usr/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+  export LD_LIBRARY_PATH=$sys/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH
+  echo "run.sh: cJSON and CMocka from build/gpu-bundle's packages ($sys)"
+}
 use_bundle() {
-  local sys=/tmp/zs-sys
+  local sys=/tmp/zs-sys/all
   [ -d build/gpu-bundle/bin ] || { echo "run.sh: no build/gpu-bundle to fall back on (run tools/gpu/bundle.sh here and carry it)"; exit 1; }
-  mkdir -p $sys
-  for f in build/gpu-bundle/debs/*.deb; do dpkg -x "$f" $sys; done
+  unpack $sys $(ls $bundle_debs | sed 's/_.*//')
   export OPAL_PREFIX=$sys/usr PMIX_INSTALL_PREFIX=$sys/usr/lib/x86_64-linux-gnu/pmix2
   export OMPI_MCA_mca_base_component_show_load_errors=0 PMIX_MCA_mca_base_component_path=$sys/usr/lib/x86_64-linux-gnu/pmix2/lib/pmix
+  export PMIX_MCA_pcompress_base_silence_warning=1
   export LD_LIBRARY_PATH=$sys/usr/lib/x86_64-linux-gnu/openmpi/lib:$sys/usr/lib/x86_64-linux-gnu/pmix2/lib:$sys/usr/lib/x86_64-linux-gnu:$sys/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH
   mpirun_cmd=$sys/usr/bin/orterun
   bin=$root/build/gpu-bundle/bin
@@ -70,6 +87,9 @@ use_bundle() {
 }
 mpirun_cmd=$(command -v mpirun || true)
 built=0
+if ! pkg-config --exists libcjson cmocka 2>/dev/null && [ -d $bundle_debs ]; then
+  dev_deps_from_bundle
+fi
 if [ -n "$mpirun_cmd" ] && pkg-config --exists libcjson cmocka 2>/dev/null; then
   gen=""; command -v ninja >/dev/null && gen="-G Ninja"
   if cmake -S . -B build/gpu $gen -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/build.log" 2>&1 &&
@@ -96,7 +116,7 @@ steps_arg=()
 [ -n "${ZS_GPU_STEPS:-}" ] && steps_arg=(--steps "$ZS_GPU_STEPS")
 mpirun_base=("$mpirun_cmd" --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE -x LD_LIBRARY_PATH)
 [ -n "${OPAL_PREFIX:-}" ] && mpirun_base+=(-x OPAL_PREFIX -x PMIX_INSTALL_PREFIX -x PMIX_MCA_mca_base_component_path
-  -x OMPI_MCA_mca_base_component_show_load_errors)
+  -x PMIX_MCA_pcompress_base_silence_warning -x OMPI_MCA_mca_base_component_show_load_errors)
 
 check_pair() {   # check_pair CASE WORLD BACKEND REF FAST
   local verdict=ERROR mad=- worst=- zc=- line
@@ -147,11 +167,29 @@ if [ -f "$traces/$c.w$w.ref.safetensors" ]; then
     check_pair "$c(bucket=1000)" $w nccl "$traces/$c.w$w.ref.safetensors" "$traces/$c.w$w.buckets.fast.safetensors" ||
     printf "%-28s %5s %7s %8s\n" "$c(bucket=1000)" $w nccl RUNFAIL >>"$summary"
 fi
+# Bit-for-bit: a repeated run writes the same file, and the two backends agree exactly at W <= 2
+# (a sum of two terms is the same in any order, so NCCL's ring and the mpi backend's rank-order fold
+# coincide there).
+c=fp32_zero2_adamw
+if [ -f "$traces/$c.w1.nccl.fast.safetensors" ]; then
+  "${mpirun_base[@]}" -np 1 "$bin/zs-fast" --case conformance/cases/$c.json --quiet \
+    --out "$traces/$c.w1.nccl.again.safetensors" >>"$OUT/runs.log" 2>&1 || true
+  cmp -s "$traces/$c.w1.nccl.fast.safetensors" "$traces/$c.w1.nccl.again.safetensors" &&
+    r=identical || r=DIFFERENT
+  echo "repeat run ($c, W=1, nccl): trace files $r" | tee -a "$summary"
+fi
+for w in 1 2; do
+  a=$traces/$c.w$w.nccl.fast.safetensors; b=$traces/$c.w$w.mpi.fast.safetensors
+  if [ -f "$a" ] && [ -f "$b" ]; then
+    cmp -s "$a" "$b" && r=bit-identical || r=DIFFERENT
+    echo "backends nccl vs mpi ($c, W=$w): trace files $r" | tee -a "$summary"
+  fi
+done
 if command -v compute-sanitizer >/dev/null; then
   timeout 300 compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/zs-fast" \
-    --case conformance/cases/fp32_zero2_adamw.json --steps 1 --quiet >"$OUT/memcheck.log" 2>&1 &&
-    echo "memcheck (zs-fast, stage 2, W=1, 1 step): clean" | tee -a "$summary" ||
-    echo "memcheck (zs-fast, stage 2, W=1, 1 step): FAILED (see memcheck.log)" | tee -a "$summary"
+    --case conformance/cases/fp32_zero2_adamw.json --backend mpi --steps 1 --quiet >"$OUT/memcheck.log" 2>&1 &&
+    echo "memcheck (zs-fast, stage 2, W=1, mpi backend, 1 step): clean" | tee -a "$summary" ||
+    echo "memcheck (zs-fast, stage 2, W=1, mpi backend, 1 step): FAILED (see memcheck.log)" | tee -a "$summary"
 fi
 
 echo

@@ -305,9 +305,43 @@ static void fp16_traces_use_fp16_ulps_and_scaled_grad_atol(void **state)
     zs_diff_result_free(&r);
 }
 
+
+/* Noise-level gradients: up to layers*channels master/param elements may differ by at most
+ * 2 * (sum of lr) — a sign-flipped step — and no more elements, and no further. */
+static void noise_level_sign_flips_are_allowed(void **state)
+{
+    (void)state;
+    test_trace e = tt_default(), g = tt_default();
+    tt_set_meta(&e, "model", "{\"vocab\":3,\"seq\":2,\"channels\":1,\"layers\":1,\"heads\":1}");
+    tt_set_meta(&g, "model", "{\"vocab\":3,\"seq\":2,\"channels\":1,\"layers\":1,\"heads\":1}");
+    g.param[0] += 1.5e-3f;   /* lr = 1e-3: within 2 * lr, far beyond the fp32 tolerance */
+    zs_diff_result r = tt_diff(&g, &e, -1);
+    assert_true(r.pass);
+    const zs_tensor_result *t = NULL;
+    for (size_t i = 0; i < r.n_tensors; i++)
+        if (!strcmp(r.tensors[i].name, "step1/param/wte"))
+            t = &r.tensors[i];
+    assert_non_null(t);
+    assert_int_equal(t->sign_flips, 1);
+    zs_diff_result_free(&r);
+
+    g.param[1] += 1.5e-3f;   /* two elements: more than layers * channels = 1 */
+    r = tt_diff(&g, &e, -1);
+    assert_false(r.pass);
+    zs_diff_result_free(&r);
+
+    g = tt_default();
+    tt_set_meta(&g, "model", "{\"vocab\":3,\"seq\":2,\"channels\":1,\"layers\":1,\"heads\":1}");
+    g.param[0] += 2.5e-3f;   /* beyond 2 * lr */
+    r = tt_diff(&g, &e, -1);
+    assert_false(r.pass);
+    zs_diff_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(noise_level_sign_flips_are_allowed),
         cmocka_unit_test(identical_traces_pass),
         cmocka_unit_test(tensors_are_reported_in_step_order),
         cmocka_unit_test(perturbation_inside_passes_outside_fails),

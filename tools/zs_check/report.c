@@ -112,6 +112,9 @@ static void print_tensor(FILE *out, const zs_tensor_result *t, zs_tol_class c)
                 t->worst_ratio, t->tol.atol, t->tol.rtol, t->tol.ulps > 0 ? ", or ulps" : "");
         if (t->nonfinite_mismatched)
             fprintf(out, "       %zu of them NaN or Inf where the other is not\n", t->nonfinite_mismatched);
+        if (t->sign_flips)
+            fprintf(out, "       %zu element(s) accepted as sign flips of a noise-level gradient (|diff| <= 2 x sum "
+                         "of lr; docs/conformance.md)\n", t->sign_flips);
         if (t->status == ZS_T_VALUES) {
             mismatch_line(line, sizeof line, t, c);
             fprintf(out, "       %s\n", line);
@@ -232,6 +235,7 @@ static cJSON *tensor_json(const zs_tensor_result *t)
     cJSON_AddNumberToObject(o, "numel", (double)t->numel);
     cJSON_AddNumberToObject(o, "mismatched", (double)t->mismatched);
     cJSON_AddNumberToObject(o, "nonfinite_mismatched", (double)t->nonfinite_mismatched);
+    cJSON_AddNumberToObject(o, "sign_flips", (double)t->sign_flips);
     add_number(o, "max_abs", t->max_abs);
     add_number(o, "max_rel", t->max_rel);
     add_number(o, "max_ulp", t->max_ulp);

@@ -116,6 +116,8 @@ typedef struct zs_tensor_result {
     double max_abs, max_rel, max_ulp;
     double worst_ratio;              /* max over elements of error / allowance (> 1 = out of tolerance) */
     size_t mismatched;               /* elements out of tolerance, non-finite ones included */
+    size_t sign_flips;               /* master/param elements out of tolerance but within the sign-flip
+                                        allowance (docs/conformance.md "Noise-level gradients") */
     size_t nonfinite_mismatched;     /* NaN vs non-NaN, Inf vs anything else */
     int has_first;
     size_t first_index;              /* flat index of the first mismatch */
