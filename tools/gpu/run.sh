@@ -8,7 +8,8 @@
 #   4. compare each pair (zs-check diff when built, and tools/gpu/compare.py for the numbers) and
 #      print the summary table last.
 # Files in $OUT (at most 8 come back from the device machine): run.log (all output), env.txt,
-# build.log, runs.log (zs-ref, zs-fast), compare.log (per-tensor detail), summary.txt, memcheck.log.
+# build.log, runs.log (zs-ref, zs-fast, memcheck), compare.log (per-tensor detail), summary.txt,
+# zs-check-mpi.json and zs-check-nccl.json (zs-check run against the committed fixtures).
 # Environment: OUT (default build/gpu/out), ZS_GPU_CASES (case names, default below),
 # ZS_GPU_MPI_MAX (largest mpi-backend world, default 4), ZS_GPU_STEPS (override the cases' steps).
 set -euo pipefail
@@ -20,9 +21,7 @@ traces=$root/build/gpu/traces
 exec > >(tee "$OUT/run.log") 2>&1
 export NCCL_NVLS_ENABLE=0   # never NVLink multicast on these machines (KINDS.md)
 
-cases=${ZS_GPU_CASES:-"fp32_zero0_adamw fp32_zero1_adamw fp32_zero2_adamw fp32_zero3_adamw fp32_zero1_adam_l2
-  fp32_zero0_prescale fp32_zero0_predivide fp32_zero2_clip_tight fp32_zero2_gas1 fp32_zero2_noclip
-  fp32_zero2_padding fp32_zero2_warmup_linear fp32_zero3_nobias_correction fp32_zero3_offload"}
+cases=${ZS_GPU_CASES:-$(cd conformance/cases && ls fp32_*.json | sed 's/\.json$//' | xargs)}   # zs-fast: fp32 only
 mpi_max=${ZS_GPU_MPI_MAX:-4}
 
 # ---- 1. the machine --------------------------------------------------------------------------
@@ -121,7 +120,7 @@ mpirun_base=("$mpirun_cmd" --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENAB
 check_pair() {   # check_pair CASE WORLD BACKEND REF FAST
   local verdict=ERROR mad=- worst=- zc=- line
   if [ -x "$bin/zs-check" ]; then
-    "$bin/zs-check" diff "$4" "$5" >>"$OUT/compare.log" 2>&1 && zc=pass || zc="fail($?)"
+    "$bin/zs-check" diff "$5" "$4" >>"$OUT/compare.log" 2>&1 && zc=pass || zc="fail($?)"   # GOT, EXPECTED
   fi
   line=$($py tools/gpu/compare.py "$4" "$5" --detail 2>&1 | tee -a "$OUT/compare.log" | tail -1) || true
   case $line in
@@ -187,9 +186,24 @@ for w in 1 2; do
 done
 if command -v compute-sanitizer >/dev/null; then
   timeout 300 compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/zs-fast" \
-    --case conformance/cases/fp32_zero2_adamw.json --backend mpi --steps 1 --quiet >"$OUT/memcheck.log" 2>&1 &&
+    --case conformance/cases/fp32_zero2_adamw.json --backend mpi --steps 1 --quiet >>"$OUT/runs.log" 2>&1 &&
     echo "memcheck (zs-fast, stage 2, W=1, mpi backend, 1 step): clean" | tee -a "$summary" ||
-    echo "memcheck (zs-fast, stage 2, W=1, mpi backend, 1 step): FAILED (see memcheck.log)" | tee -a "$summary"
+    echo "memcheck (zs-fast, stage 2, W=1, mpi backend, 1 step): FAILED (see runs.log)" | tee -a "$summary"
+fi
+
+# ---- 5. the suite's own path: zs-check run against the committed golden fixtures ----------------
+if [ -x "$bin/zs-check" ] && [ -d fixtures ]; then
+  case_files=(); for c in $cases; do case_files+=("conformance/cases/$c.json"); done
+  launcher="${mpirun_base[*]} -np {N}"
+  for backend in mpi nccl; do
+    max=$mpi_max; [ $backend = nccl ] && max=$ngpu
+    [ "$max" -ge 1 ] || continue
+    "$bin/zs-check" run --impl "$bin/zs-fast --backend $backend" --launcher "$launcher" --cases "${case_files[@]}" \
+      --fixtures fixtures --worlds "$(seq -s, 1 "$max")" --timeout 60 --json "$OUT/zs-check-$backend.json" \
+      >>"$OUT/compare.log" 2>&1 || true
+    echo "zs-check run (fixtures, backend $backend, W <= $max): $(tail -1 "$OUT/compare.log")" | tee -a "$summary"
+  done
+  $py tools/gpu/kinds.py "$OUT"/zs-check-*.json | tee -a "$summary" || true
 fi
 
 echo

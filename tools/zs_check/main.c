@@ -10,6 +10,7 @@
 static const char usage[] =
     "usage: zs-check diff GOT.safetensors EXPECTED.safetensors [GOT2 EXPECTED2 ...] [options]\n"
     "       zs-check run --impl CMD --cases DIR_OR_FILE... --fixtures DIR [options]\n"
+    "       zs-check plugin LIB.so [--ops DIR]   (a plugin's kernels on the op-level cases, default fixtures/ops)\n"
     "\n"
     "diff compares traces tensor by tensor: GOT is the implementation under test, EXPECTED the golden\n"
     "trace. run executes, for every case and world size N it lists,\n"
@@ -290,8 +291,10 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "plugin"))
+        return zs_check_plugin_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "diff") && strcmp(argv[1], "run")) {
-        usage_error("unknown command '%s' (commands: diff, run)", argv[1]);
+        usage_error("unknown command '%s' (commands: diff, run, plugin)", argv[1]);
         return 2;
     }
     cli c;

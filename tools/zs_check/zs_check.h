@@ -7,6 +7,7 @@
  *   junit.c      JUnit XML for a `run`
  *   spawn.c      running one implementation process with a timeout
  *   run.c        `zs-check run`: cases x world sizes -> implementation -> diff against fixtures
+ *   plugin.c     `zs-check plugin`: a third party's kernels (zerospec/plugin.h) on the op-level cases
  *
  * zs-check only reads traces: nothing here depends on the reference's numerics. */
 #ifndef ZS_CHECK_H
@@ -229,5 +230,12 @@ int zs_run_suite(const zs_run_options *o, char *const *case_files, int n_cases, 
 void zs_run_records_free(zs_run_record *records, size_t n);
 cJSON *zs_run_records_json(const zs_run_record *records, size_t n);
 int zs_write_junit(const char *path, const zs_run_record *records, size_t n, zs_error *err);
+
+/* ---- plugins (plugin.c) ---- */
+
+/* `zs-check plugin LIB.so [--ops DIR]` (argv after "plugin"): runs the op-level golden cases through a
+ * plugin's entry points; prints one verdict per case and `N passed, N failed, N skipped`. Returns the
+ * exit status (0 pass, 1 failure, 2 the plugin or the cases could not be loaded). */
+int zs_check_plugin_main(int argc, char **argv);
 
 #endif

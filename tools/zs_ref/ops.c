@@ -233,6 +233,7 @@ static int write_loss_scaler(const char *dir, zs_error *err)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         zs_ds_config cfg = {0};
         cfg.precision = ZS_PREC_FP16;
+        cfg.zero.stage = 2;   /* ZeRO's DynamicLossScaler (stage 0 uses FP16_Optimizer's, without hysteresis) */
         cfg.fp16 = (zs_fp16_config){.enabled = 1, .initial_scale_power = cases[c].power,
                                     .loss_scale_window = cases[c].window, .hysteresis = cases[c].hysteresis,
                                     .consecutive_hysteresis = cases[c].consecutive, .min_loss_scale = cases[c].min_scale};

@@ -1,0 +1,137 @@
+/* A plugin built from the reference itself, used by the tests: it fills every entry point of the ABI,
+ * so `zs-check plugin` is exercised end to end (and the reference must pass its own op-level cases).
+ * Not an example to copy: a kernel author's plugin must not use reference code (see example_adamw.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "clip.h"
+#include "collectives.h"
+#include "loss_scaler.h"
+#include "optim/optimizer.h"
+#include "precision.h"
+#include "sched/scheduler.h"
+#include "zerospec/ds_config.h"
+#include "zerospec/plugin.h"
+
+static int optimizer_step(const zs_plugin_optimizer_step *a)
+{
+    zs_optimizer_config hp = {0};
+    const struct { const char *name; zs_optimizer_type type; } types[] = {
+        {"Adam", ZS_OPT_ADAM}, {"AdamW", ZS_OPT_ADAMW}, {"Lamb", ZS_OPT_LAMB}, {"Adagrad", ZS_OPT_ADAGRAD},
+        {"Lion", ZS_OPT_LION}, {"SGD", ZS_OPT_SGD}};
+    hp.type = ZS_OPT_NONE;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(a->optimizer, types[i].name))
+            hp.type = types[i].type;
+    hp.lr = a->hp->lr;
+    hp.betas[0] = a->hp->beta1;
+    hp.betas[1] = a->hp->beta2;
+    hp.eps = a->hp->eps;
+    hp.weight_decay = a->hp->weight_decay;
+    hp.adam_w_mode = a->hp->adam_w_mode;
+    hp.bias_correction = a->hp->bias_correction;
+    hp.torch_adam = a->hp->torch_adam;
+    hp.max_coeff = a->hp->max_coeff;
+    hp.min_coeff = a->hp->min_coeff;
+    hp.eps_inside_sqrt = a->hp->eps_inside_sqrt;
+    hp.lr_decay = a->hp->lr_decay;
+    hp.initial_accumulator_value = a->hp->initial_accumulator_value;
+    hp.momentum = a->hp->momentum;
+    hp.dampening = a->hp->dampening;
+    hp.nesterov = a->hp->nesterov;
+    const zs_optim_ops *ops = zs_optim_ops_for(&hp);
+    if (!ops || ops->n_state != a->n_state)
+        return ZS_PLUGIN_UNSUPPORTED;
+    zs_optim_step st = {a->step, a->hp->lr, a->hp->beta1, a->hp->beta2};
+    ops->step(&hp, &st, a->param, a->grad, a->state, a->n);
+    return ZS_PLUGIN_OK;
+}
+
+static int scheduler_lr(const char *scheduler_json, double base_lr, int64_t k, double *lr)
+{
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"train_batch_size\": 1, \"optimizer\": {\"type\": \"AdamW\", \"params\": {\"lr\": %.17g}},"
+             " \"scheduler\": %s}", base_lr, scheduler_json);
+    zs_ds_config cfg;
+    zs_error err = {{0}};
+    if (zs_ds_config_parse(json, "<plugin>", &cfg, &err))
+        return ZS_PLUGIN_ERROR;
+    *lr = zs_sched_lr(&cfg.scheduler, base_lr, k);
+    zs_ds_config_free(&cfg);
+    return ZS_PLUGIN_OK;
+}
+
+static int loss_scale_update(zs_plugin_loss_scaler *s, int overflow)
+{
+    zs_loss_scaler ls = {.dynamic = 1, .cur_scale = s->cur_scale, .min_scale = s->min_scale, .scale_factor = 2.0,
+                         .scale_window = s->scale_window, .delayed_shift = s->delayed_shift,
+                         .cur_hysteresis = s->cur_hysteresis, .consecutive_hysteresis = s->consecutive_hysteresis,
+                         .raise_error_at_min_scale = 1, .cur_iter = s->cur_iter,
+                         .last_overflow_iter = s->last_overflow_iter};
+    zs_error err = {{0}};
+    if (zs_loss_scaler_update(&ls, overflow, &err))
+        return ZS_PLUGIN_ERROR;
+    s->cur_scale = ls.cur_scale;
+    s->cur_hysteresis = (int)ls.cur_hysteresis;
+    s->cur_iter = ls.cur_iter;
+    s->last_overflow_iter = ls.last_overflow_iter;
+    return ZS_PLUGIN_OK;
+}
+
+static int unscale_clip(zs_plugin_unscale_clip *a)
+{
+    zs_comm comm = {.world = a->world};
+    float norm = zs_clip_scaled_norm(&comm, (const float *const *)a->grads, a->len, 0);
+    float inv = zs_clip_inverse_scale(norm, a->loss_scale, a->clip);
+    for (int r = 0; r < a->world; r++)
+        for (size_t j = 0; j < a->len; j++)
+            a->grads[r][j] = a->grads[r][j] * inv;
+    a->norm = norm / a->loss_scale;
+    return ZS_PLUGIN_OK;
+}
+
+static zs_dtype dtype_of(const char *name)
+{
+    zs_dtype t = ZS_F32;
+    zs_dtype_parse(name, &t);
+    return t;
+}
+
+static int reduce_scatter_sum(const zs_plugin_collective *a)
+{
+    zs_comm comm = {.world = a->world};
+    zs_reduce_scatter_sum(&comm, a->send, a->recv, a->chunk, dtype_of(a->dtype), "plugin");
+    return ZS_PLUGIN_OK;
+}
+
+static int all_gather(const zs_plugin_collective *a)
+{
+    zs_comm comm = {.world = a->world};
+    zs_all_gather(&comm, a->send, a->recv, a->chunk, dtype_of(a->dtype), "plugin");
+    return ZS_PLUGIN_OK;
+}
+
+static int round_to(const char *dtype, float *values, size_t n)
+{
+    zs_round_array(dtype_of(dtype), values, n);
+    return ZS_PLUGIN_OK;
+}
+
+static const zs_plugin plugin = {
+    .abi_version = ZS_PLUGIN_ABI_VERSION,
+    .struct_size = sizeof(zs_plugin),
+    .name = "zerospec-reference",
+    .optimizer_step = optimizer_step,
+    .scheduler_lr = scheduler_lr,
+    .loss_scale_update = loss_scale_update,
+    .unscale_clip = unscale_clip,
+    .reduce_scatter_sum = reduce_scatter_sum,
+    .all_gather = all_gather,
+    .round_to = round_to,
+};
+
+const zs_plugin *zerospec_plugin_v1(void)
+{
+    return &plugin;
+}

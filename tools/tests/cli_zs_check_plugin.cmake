@@ -1,0 +1,18 @@
+# zs-check plugin: the example plugin (independent CPU AdamW) and the reference as a plugin pass the
+# op-level cases; bad libraries and missing cases give one clear line and a non-zero exit.
+if(TARGET zs-check AND TARGET zs_example_adamw AND TARGET zs_reference_plugin)
+  set(ZS_CHECK_BIN $<TARGET_FILE:zs-check>)
+  set(OPS ${PROJECT_SOURCE_DIR}/fixtures/ops)
+  zs_add_cli_test(zs_check.plugin_example STATUS zero REGEX "^8 passed, 0 failed, 28 skipped"
+    COMMAND ${ZS_CHECK_BIN} plugin $<TARGET_FILE:zs_example_adamw> --ops ${OPS})
+  zs_add_cli_test(zs_check.plugin_reference STATUS zero REGEX "^36 passed, 0 failed, 0 skipped"
+    COMMAND ${ZS_CHECK_BIN} plugin $<TARGET_FILE:zs_reference_plugin> --ops ${OPS})
+  zs_add_cli_test(zs_check.plugin_missing_library STATUS nonzero REGEX "cannot load .*no_such_plugin.so"
+    COMMAND ${ZS_CHECK_BIN} plugin ${PROJECT_BINARY_DIR}/no_such_plugin.so --ops ${OPS})
+  zs_add_cli_test(zs_check.plugin_without_entry STATUS nonzero REGEX "exports no zerospec_plugin_v1"
+    COMMAND ${ZS_CHECK_BIN} plugin $<TARGET_FILE:zs_common_shared_probe> --ops ${OPS})
+  zs_add_cli_test(zs_check.plugin_missing_cases STATUS nonzero REGEX "cannot open the op-level cases"
+    COMMAND ${ZS_CHECK_BIN} plugin $<TARGET_FILE:zs_example_adamw> --ops ${PROJECT_BINARY_DIR}/no_ops_here)
+  zs_add_cli_test(zs_check.plugin_usage STATUS nonzero REGEX "plugin needs a shared library"
+    COMMAND ${ZS_CHECK_BIN} plugin)
+endif()
