@@ -250,8 +250,8 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
 }
 
 /* Mean of the micro-batch losses over ranks and micro-steps, summed in double in (m, r) order, as the
- * reference reports it. Valid on rank 0. */
-static float step_loss(zsf_engine *e)
+ * reference reports it, and each rank's own mean (summed in m order). Valid on rank 0. */
+static float step_loss(zsf_engine *e, float *rank_loss)
 {
     const int gas = (int)e->batch.grad_accum_steps, W = e->world;
     float *mine = (float *)malloc((size_t)gas * sizeof(float));
@@ -267,6 +267,12 @@ static float step_loss(zsf_engine *e)
         for (int r = 0; r < W; r++)
             over_ranks += (double)all[(size_t)r * gas + m];
         sum += over_ranks;
+    }
+    for (int r = 0; r < W && r < 64; r++) {
+        double own = 0.0;
+        for (int m = 0; m < gas; m++)
+            own += (double)all[(size_t)r * gas + m];
+        rank_loss[r] = (float)(own / (double)gas);
     }
     free(mine);
     free(all);
@@ -359,7 +365,7 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
         all_reduce_gradients(e);
     else if (e->stage == 1)
         reduce_scatter_gradients(e, e->grad_full, e->grad_part);
-    rep->loss = step_loss(e);
+    rep->loss = step_loss(e, rep->rank_loss);
 
     int64_t first_bad = -1;
     double sumsq = partition_sumsq(e, &first_bad);

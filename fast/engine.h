@@ -20,6 +20,7 @@ extern "C" {
 typedef struct zsf_step_report {
     int64_t step;            /* 1-based */
     float loss;              /* mean micro-batch loss over ranks and micro-steps (valid on rank 0) */
+    float rank_loss[64];     /* each rank's mean micro-batch loss (valid on rank 0; world <= 64) */
     double lr;
     float grad_norm;         /* global L2 norm of the unscaled gradient */
     double loss_scale;

@@ -125,14 +125,30 @@ static block block_view(const zsf_params *t, const float *flat, int l)
     return v;
 }
 
+/* The dimensions of a pass and the per-layer strides into the activation buffers. */
+typedef struct shape {
+    int B, T, C, NH, V, L, BT;
+    size_t oC, oT, oA;   /* one layer's [BT,C], [BT] and [B,NH,T,T] */
+} shape;
+
+static shape shape_of(const zsf_model *m)
+{
+    const zs_model_dims *d = &m->t->dims;
+    shape sh = {m->B, d->seq, d->channels, d->heads, d->vocab, d->layers, m->B * d->seq, 0, 0, 0};
+    sh.oC = (size_t)sh.BT * sh.C;
+    sh.oT = (size_t)sh.BT;
+    sh.oA = (size_t)sh.B * sh.NH * sh.T * sh.T;
+    return sh;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Forward */
 
 void zsf_model_forward(zsf_model *m, const float *params, float *loss)
 {
-    const zs_model_dims *d = &m->t->dims;
-    const int B = m->B, T = d->seq, C = d->channels, NH = d->heads, V = d->vocab, L = d->layers, BT = B * T;
-    const size_t oC = (size_t)BT * C, oT = (size_t)BT, oA = (size_t)B * NH * T * T;
+    const shape sh = shape_of(m);
+    const int B = sh.B, T = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
+    const size_t oC = sh.oC, oT = sh.oT, oA = sh.oA;
     acts *a = &m->a;
     cudaStream_t s = m->stream;
     const float *wte = params + zsf_param_wte(m->t)->offset;
@@ -169,9 +185,9 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
 
 void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss)
 {
-    const zs_model_dims *d = &m->t->dims;
-    const int B = m->B, T = d->seq, C = d->channels, NH = d->heads, V = d->vocab, L = d->layers, BT = B * T;
-    const size_t oC = (size_t)BT * C, oT = (size_t)BT, oA = (size_t)B * NH * T * T;
+    const shape sh = shape_of(m);
+    const int B = sh.B, T = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
+    const size_t oC = sh.oC, oT = sh.oT, oA = sh.oA;
     acts *a = &m->a;
     cudaStream_t s = m->stream;
     const float *wte = params + zsf_param_wte(m->t)->offset;

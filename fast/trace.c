@@ -9,6 +9,7 @@
 #include <mpi.h>
 
 #include "check.h"
+#include "comm.h"
 
 /* The writer can only fail on a programming error or out of memory here: abort the job. */
 static void must(int rc, const zs_error *err)
@@ -126,6 +127,10 @@ void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
         must(zs_st_add(t->w, name, ZS_U8, 0, NULL, &overflow, &err), &err);
         snprintf(name, sizeof name, "step%lld/skipped", k);
         must(zs_st_add(t->w, name, ZS_U8, 0, NULL, &skipped, &err), &err);
+        for (int r = 0; r < e->world; r++) {
+            snprintf(name, sizeof name, "step%lld/rank%d/loss", k, r);
+            must(zs_st_add_scalar_f32(t->w, name, rep->rank_loss[r], &err), &err);
+        }
     }
     const char *kinds[2 + ZSF_OPTIM_N_STATE] = {"grad", "master"};
     for (int s = 0; s < ZSF_OPTIM_N_STATE; s++)
@@ -148,8 +153,7 @@ int zsf_trace_finish(zsf_trace *t, const char *path, zs_error *err)
     int failed = 0;
     if (t->w)
         failed = zs_st_write_file(t->w, path, err) != 0;
-    int any = 0;
-    MPI_CHECK(MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    int any = zsf_any(failed);
     if (any)
         MPI_CHECK(MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, 0, MPI_COMM_WORLD));
     return any ? 1 : 0;

@@ -295,8 +295,10 @@ static double run_micro_step(zs_engine *e, int m, float dloss)
     for (int r = 0; r < W; r++) {
         load_micro_batch(e, r, m);
         int *inputs = e->tokens, *targets = e->tokens + e->batch.micro_batch * e->model.dims.seq;
-        loss_sum += zs_gpt2_forward(&e->model, e->ranks[r].acts, rank_params(e, r), inputs, targets,
-                                    (int)e->batch.micro_batch, e->model_dtype);
+        float loss = zs_gpt2_forward(&e->model, e->ranks[r].acts, rank_params(e, r), inputs, targets,
+                                     (int)e->batch.micro_batch, e->model_dtype);
+        loss_sum += loss;
+        e->ranks[r].loss_sum = first ? loss : e->ranks[r].loss_sum + loss;
     }
     if (e->stage == 3)
         gather_stage3_params(e, "params (backward)");
@@ -503,6 +505,18 @@ zs_rank_bytes zs_engine_rank_bytes(const zs_engine *e, int rank)
     b.grads = (e->stage <= 1 ? numel : len) * msize;
     b.optimizer = (int64_t)e->optim->n_state * len * 4 + (e->master_is_model ? 0 : len * 4);
     return b;
+}
+
+void zs_engine_model_params(const zs_engine *e, float *full)
+{
+    if (e->stage <= 2) {
+        memcpy(full, e->ranks[0].model_params, e->model.numel * sizeof(float));
+        return;
+    }
+    const float *parts[ZS_MAX_WORLD];
+    for (int r = 0; r < e->world; r++)
+        parts[r] = e->ranks[r].param_shard;
+    zs_partition_assemble(&e->part, parts, full);
 }
 
 void zs_engine_gather_master(const zs_engine *e, float *full)

@@ -29,6 +29,7 @@ typedef struct zs_rank {
     float *master;           /* fp32 master partition; aliases model_params at stage 0 in fp32 */
     float *state[ZS_OPTIM_MAX_STATE];   /* optimizer state, one partition-length buffer each */
     zs_gpt2_acts *acts;
+    double loss_sum;         /* this step's micro-batch losses, summed in micro-step order */
 } zs_rank;
 
 /* Persistent model-state bytes one rank holds (the ZeRO paper's accounting). */
@@ -73,6 +74,9 @@ void zs_engine_free(zs_engine *e);
 int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err);
 
 zs_rank_bytes zs_engine_rank_bytes(const zs_engine *e, int rank);
+/* The model parameters in the model dtype as the ranks hold them (rank 0's copy at stages 0-2; the
+ * shards at stage 3, assembled), numel floats in HF flat order. */
+void zs_engine_model_params(const zs_engine *e, float *full);
 /* The consolidated fp32 master parameters (numel, HF flat order). */
 void zs_engine_gather_master(const zs_engine *e, float *full);
 

@@ -79,6 +79,9 @@ int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs
     size_t len = e->part.len;
     for (int r = 0; r < e->world; r++) {
         const zs_rank *rk = &e->ranks[r];
+        snprintf(name, sizeof name, "step%lld/rank%d/loss", k, r);
+        if (zs_st_add_scalar_f32(t->w, name, (float)(rk->loss_sum / (double)e->batch.grad_accum_steps), err))
+            return -1;
         snprintf(name, sizeof name, "step%lld/rank%d/grad", k, r);
         if (zs_st_add_f32(t->w, name, rk->grad_part, len, err))
             return -1;
@@ -93,6 +96,12 @@ int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs
     }
     zs_engine_gather_master(e, t->full);
     snprintf(name, sizeof name, "step%lld/param", k);
+    if (add_named_params(t, e, name, t->full, err))
+        return -1;
+    if (e->model_dtype == ZS_F32)   /* in fp32 the model parameters are the masters */
+        return 0;
+    zs_engine_model_params(e, t->full);
+    snprintf(name, sizeof name, "step%lld/model", k);
     return add_named_params(t, e, name, t->full, err);
 }
 

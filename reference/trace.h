@@ -5,11 +5,13 @@
  *   step<k>/loss, lr, grad_norm    F32 scalars (k = 1-based optimizer step number)
  *   step<k>/loss_scale             F64 scalar: the scale used for step k's backward
  *   step<k>/overflow, skipped      U8 scalars (0/1)
+ *   step<k>/rank<r>/loss           rank r's mean micro-batch loss (F32 scalar)
  *   step<k>/rank<r>/grad           rank r's reduced gradient partition as held before unscaling
  *                                  and clipping (model-dtype values; F32)
  *   step<k>/rank<r>/master         rank r's fp32 master partition after the step
  *   step<k>/rank<r>/<state>        rank r's optimizer state partitions after the step (exp_avg, ...)
  *   step<k>/param/<name>           consolidated fp32 master parameters after the step
+ *   step<k>/model/<name>           fp16/bf16 only: the model parameters in the model dtype after the step
  * __metadata__: format, format_version, spec_version, generator, deepspeed_version, case,
  * world_size, stage, precision, steps, model, config (canonical resolved JSON). */
 #ifndef ZS_REFERENCE_TRACE_H

@@ -7,14 +7,20 @@
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
+/* The tanh argument, sqrt(2/pi) * (x + ((0.044715 x) x) x). */
+__device__ static inline float gelu_arg(float x)
+{
+    float cube = 0.044715f * x * x * x;
+    return GELU_SCALE * (x + cube);
+}
+
 __global__ static void gelu_forward_kernel(float *out, const float *inp, size_t n)
 {
     size_t i = zsf_tid();
     if (i >= n)
         return;
     float x = inp[i];
-    float cube = 0.044715f * x * x * x;
-    out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + cube)));
+    out[i] = 0.5f * x * (1.0f + tanhf(gelu_arg(x)));
 }
 
 /* In place: d[i] = gelu'(inp[i]) * d[i]. */
@@ -24,8 +30,7 @@ __global__ static void gelu_backward_kernel(float *d, const float *inp, size_t n
     if (i >= n)
         return;
     float x = inp[i];
-    float cube = 0.044715f * x * x * x;
-    float arg = GELU_SCALE * (x + cube);
+    float arg = gelu_arg(x);
     float th = tanhf(arg);
     float ch = coshf(arg);
     float sech2 = 1.0f / (ch * ch);

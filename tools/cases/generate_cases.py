@@ -112,6 +112,11 @@ def main():
     names.append(case("fp16_walk_tiny_window", "loss_scale_window 2: the scale grows again after clean steps.",
                       dict(walk, fp16={"enabled": True, "loss_scale_window": 2, "initial_scale_power": 10}),
                       model=SMALL, worlds=(1, 2), steps=8))
+    names.append(case("fp16_partial_overflow", "fp16 kept near its overflow threshold (window 2 grows the scale "
+                      "back every 3 steps): overflows that only some ranks' partitions see must skip on every rank.",
+                      dict(walk, zero_optimization={"stage": 2},
+                           fp16={"enabled": True, "loss_scale_window": 2, "initial_scale_power": 17, "hysteresis": 1}),
+                      model=SMALL, worlds=(2, 4), steps=12))
     names.append(case("fp16_static_scale", "A static loss scale (fp16.loss_scale 1024).",
                       dict(walk, fp16={"enabled": True, "loss_scale": 1024}), model=MICRO, worlds=(2, 4)))
     # Every optimizer the reference implements (micro model).

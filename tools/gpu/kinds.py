@@ -21,8 +21,9 @@ def main(paths):
             continue
         for r in results:
             runs += 1
-            where = f"{r.get('case')} w{r.get('world_size')}"
-            for t in r.get("tensors", []):
+            d = r.get("diff", r)   # `run` nests each comparison under "diff"; `diff` does not
+            where = f"{d.get('case', r.get('case'))} w{d.get('world_size', r.get('world'))}"
+            for t in d.get("tensors", []):
                 k = kinds.setdefault(t["kind"], {"n": 0, "max_abs": 0.0, "worst": 0.0, "at": "-"})
                 k["n"] += 1
                 k["max_abs"] = max(k["max_abs"], float(t.get("max_abs") or 0.0))

@@ -2,9 +2,10 @@
 # Mutation score of the conformance suite (docs/conformance.md "Mutation score").
 #
 # Every planted bug in tools/mutants/mutants.tsv is applied, one at a time, to a scratch copy of the
-# sources; zs-ref is rebuilt (incrementally) and run through `zs-check run` on every case against the
-# committed fixtures, with the suite's tolerances. A mutant is caught when zs-check fails. The
-# unmodified reference must pass first. Exits 1 if any mutant survives (or the baseline fails).
+# sources and rebuilt incrementally. Bugs in the reference are run through `zs-check run` on every case
+# against the committed fixtures; bugs in the example plugin through `zs-check plugin` on the op-level
+# cases — both with the suite's tolerances. A mutant is caught when zs-check fails. The unmodified
+# build must pass first. Exits 1 if any mutant survives (or the baseline fails).
 #
 #   tools/mutants/run.sh [mutant-id ...]        ZS_CHECK=path/to/zs-check (default build/default/bin)
 set -euo pipefail
@@ -19,10 +20,19 @@ trap 'rm -rf "$work"' EXIT
 cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DZS_BUILD_FAST=OFF > "$work/configure.log" 2>&1 \
     || { cat "$work/configure.log"; exit 2; }
 
-build() { cmake --build "$work/build" --target zs-ref -j "${JOBS:-2}" > "$work/build.log" 2>&1; }
-suite() {  # runs the conformance suite on the scratch zs-ref; prints zs-check's output to $1
-    "$zs_check" run --impl "$work/build/bin/zs-ref" --cases "$root"/conformance/cases/*.json \
-        --fixtures "$root/fixtures" --fail-fast > "$1" 2>&1
+build() {
+    cmake --build "$work/build" --target zs-ref zs_example_adamw zs_reference_plugin -j "${JOBS:-2}" \
+        > "$work/build.log" 2>&1
+}
+suite() {  # $1 log file, $2 the mutated file: the check that covers it; zs-check's output goes to $1
+    case $2 in
+        conformance/plugins/*)
+            "$zs_check" plugin "$work/build/plugins/example_adamw.so" --ops "$root/fixtures/ops" > "$1" 2>&1 ;;
+        *)  # the reference: its traces on every case, and its ops (as a plugin) on the op-level cases
+            "$zs_check" run --impl "$work/build/bin/zs-ref" --cases "$root"/conformance/cases/*.json \
+                --fixtures "$root/fixtures" --fail-fast > "$1" 2>&1 &&
+            "$zs_check" plugin "$work/build/plugins/reference_plugin.so" --ops "$root/fixtures/ops" >> "$1" 2>&1 ;;
+    esac
 }
 apply() {  # file original mutated: replace the single occurrence of original (\n = newline)
     perl -e '
@@ -37,12 +47,14 @@ apply() {  # file original mutated: replace the single occurrence of original (\
 }
 
 build || { cat "$work/build.log"; exit 2; }
-if ! suite "$work/baseline.log"; then
-    tail -20 "$work/baseline.log"
-    echo "mutants: the unmodified reference fails the suite; fix that first" >&2
-    exit 1
-fi
-echo "mutants: baseline passes: $(tail -1 "$work/baseline.log")"
+for target in reference/engine.c conformance/plugins/example_adamw.c; do
+    if ! suite "$work/baseline.log" "$target"; then
+        tail -20 "$work/baseline.log"
+        echo "mutants: the unmodified build fails the suite; fix that first" >&2
+        exit 1
+    fi
+    echo "mutants: baseline passes ($target's check): $(tail -1 "$work/baseline.log")"
+done
 
 caught=0 total=0 survivors=""
 while IFS=$'\t' read -r id file orig mutated description; do
@@ -56,7 +68,7 @@ while IFS=$'\t' read -r id file orig mutated description; do
     fi
     if ! build; then
         verdict="caught (does not compile)"; caught=$((caught + 1))
-    elif suite "$work/$id.log"; then
+    elif suite "$work/$id.log" "$file"; then
         verdict="SURVIVED"; survivors="$survivors $id"
     else
         first=$(grep -m1 -E 'FAIL' "$work/$id.log" | cut -c1-90)
@@ -64,6 +76,7 @@ while IFS=$'\t' read -r id file orig mutated description; do
     fi
     printf '%-36s %s\n    %s\n' "$id" "$description" "$verdict"
     mv "$work/$file.orig" "$work/$file"
+    touch "$work/$file"   # newer than the mutant's objects, so the next build recompiles it
 done < "$root/tools/mutants/mutants.tsv"
 build   # leave the scratch build unmutated (it is deleted anyway)
 

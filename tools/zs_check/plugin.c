@@ -16,6 +16,11 @@
 #include "zerospec/safetensors.h"
 #include "zs_check.h"
 
+/* One op from identical inputs: only the kernel's own rounding may differ (e.g. FMA contraction), so
+ * results must agree to a few units in the last place — much tighter than the trajectory tolerances
+ * of docs/conformance.md, which allow for many steps of different summation orders. */
+static const zs_tolerance op_tolerance = {1e-30, 0, 4};
+
 typedef struct plugin_run {
     const zs_plugin *p;
     FILE *out;
@@ -153,8 +158,7 @@ static void check_optimizer(plugin_run *r, const char *kase, const zs_st_file *f
         state[s] = state_mem + (size_t)s * n;
         name_ptrs[s] = names[s];
     }
-    zs_tolerance tol_param = zs_tolerance_for(ZS_CLASS_FP32, ZS_KIND_MASTER);
-    zs_tolerance tol_state = zs_tolerance_for(ZS_CLASS_FP32, ZS_KIND_STATE);
+    zs_tolerance tol_param = op_tolerance, tol_state = op_tolerance;
     double worst = 0;
     char key[128], where[160];
     for (int k = 1; k <= steps; k++) {
@@ -326,7 +330,7 @@ static void check_unscale_clip(plugin_run *r, const zs_st_file *f)
         }
         zs_plugin_unscale_clip a = {world, len, grads, scale, clip, 0};
         int rc = r->p->unscale_clip(&a);
-        zs_tolerance tol = zs_tolerance_for(ZS_CLASS_FP32, ZS_KIND_GRAD_NORM);
+        zs_tolerance tol = op_tolerance;   /* the norm may sum in another order: still a few ulps */
         int failed_case = 0;
         for (int k = 0; k < world && rc == ZS_PLUGIN_OK && !failed_case; k++) {
             snprintf(key, sizeof key, "%s/out/rank%d", base, k);

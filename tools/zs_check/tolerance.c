@@ -37,7 +37,7 @@ static const char *const kind_names[ZS_KIND_COUNT] = {
     [ZS_KIND_INIT_PARAM] = "init/param", [ZS_KIND_LOSS] = "loss",           [ZS_KIND_LOSS_SCALE] = "loss_scale",
     [ZS_KIND_GRAD] = "grad",             [ZS_KIND_FLAG] = "overflow/skipped", [ZS_KIND_GRAD_NORM] = "grad_norm",
     [ZS_KIND_LR] = "lr",                 [ZS_KIND_EXP_AVG] = "exp_avg",     [ZS_KIND_EXP_AVG_SQ] = "exp_avg_sq",
-    [ZS_KIND_MOMENTUM] = "momentum_buffer", [ZS_KIND_SQ_SUM] = "sum",  [ZS_KIND_STATE] = "other state",     [ZS_KIND_MASTER] = "master",       [ZS_KIND_PARAM] = "param",
+    [ZS_KIND_MOMENTUM] = "momentum_buffer", [ZS_KIND_SQ_SUM] = "sum",  [ZS_KIND_STATE] = "other state",     [ZS_KIND_MASTER] = "master",       [ZS_KIND_PARAM] = "param", [ZS_KIND_MODEL] = "model",
     [ZS_KIND_UNKNOWN] = "unknown",
 };
 
@@ -69,6 +69,7 @@ static zs_tensor_kind step_scalar_kind(const char *s)
     if (!strcmp(s, "loss_scale")) return ZS_KIND_LOSS_SCALE;
     if (!strcmp(s, "overflow") || !strcmp(s, "skipped")) return ZS_KIND_FLAG;
     if (!strncmp(s, "param/", 6) && s[6]) return ZS_KIND_PARAM;
+    if (!strncmp(s, "model/", 6) && s[6]) return ZS_KIND_MODEL;
     return ZS_KIND_UNKNOWN;
 }
 
@@ -76,6 +77,7 @@ static zs_tensor_kind rank_tensor_kind(const char *s)
 {
     if (!*s || strchr(s, '/')) return ZS_KIND_UNKNOWN;
     if (!strcmp(s, "grad")) return ZS_KIND_GRAD;
+    if (!strcmp(s, "loss")) return ZS_KIND_LOSS;
     if (!strcmp(s, "master")) return ZS_KIND_MASTER;
     if (!strcmp(s, "exp_avg")) return ZS_KIND_EXP_AVG;
     if (!strcmp(s, "exp_avg_sq")) return ZS_KIND_EXP_AVG_SQ;
@@ -140,6 +142,7 @@ static const tol_entry fp32_table[ZS_KIND_COUNT] = {
     [ZS_KIND_MASTER] = {{1e-5, 1e-5, 0}, "Adam steps lr*m/sqrt(v) carry the gradients' relative error; "
                                          "accumulates over the steps (free-running)"},
     [ZS_KIND_PARAM] = {{1e-5, 1e-5, 0}, "the master weights, consolidated: as master"},
+    [ZS_KIND_MODEL] = {{1e-5, 1e-5, 0}, "fp32 traces have no separate model weights: as master"},
     [ZS_KIND_UNKNOWN] = {{1e-5, 1.3e-6, 0}, "not in the trace schema: torch.testing fp32 defaults"},
 };
 
@@ -162,6 +165,8 @@ static const tol_entry fp16_table[ZS_KIND_COUNT] = {
     [ZS_KIND_MASTER] = {{3e-4, 1e-3, 0}, "Adam steps from fp16 gradients, 8 free-running steps: measured "
                                          "1.3e-4 (analytically-zero gradients excepted)"},
     [ZS_KIND_PARAM] = {{3e-4, 1e-3, 0}, "the master weights, consolidated: as master"},
+    [ZS_KIND_MODEL] = {{3e-4, 1e-3, 1}, "fl16(master): as master, or one fp16 ulp where rounding splits; "
+                                        "every value must be an fp16 value"},
     [ZS_KIND_UNKNOWN] = {{1e-5, 1e-3, 0}, "not in the trace schema: torch.testing fp16 defaults"},
 };
 
@@ -183,6 +188,8 @@ static const tol_entry bf16_table[ZS_KIND_COUNT] = {
     [ZS_KIND_MASTER] = {{2e-3, 1e-3, 0}, "Adam steps from bf16 gradients: measured 6.8e-4 after 3 steps "
                                          "(analytically-zero gradients excepted)"},
     [ZS_KIND_PARAM] = {{2e-3, 1e-3, 0}, "the master weights, consolidated: as master"},
+    [ZS_KIND_MODEL] = {{2e-3, 1e-3, 1}, "flbf(master): as master, or one bf16 ulp where rounding splits; "
+                                        "every value must be a bf16 value"},
     [ZS_KIND_UNKNOWN] = {{1e-5, 1.6e-2, 0}, "not in the trace schema: torch.testing bf16 defaults"},
 };
 

@@ -34,7 +34,7 @@ typedef enum zs_tol_class { ZS_CLASS_FP32, ZS_CLASS_FP16, ZS_CLASS_BF16, ZS_CLAS
  * likeliest root cause of the later ones. */
 typedef enum zs_tensor_kind {
     ZS_KIND_INIT_PARAM,   /* init/param/<name> */
-    ZS_KIND_LOSS,         /* step<k>/loss */
+    ZS_KIND_LOSS,         /* step<k>/loss, step<k>/rank<r>/loss */
     ZS_KIND_LOSS_SCALE,   /* step<k>/loss_scale */
     ZS_KIND_GRAD,         /* step<k>/rank<r>/grad */
     ZS_KIND_FLAG,         /* step<k>/overflow, step<k>/skipped */
@@ -47,6 +47,7 @@ typedef enum zs_tensor_kind {
     ZS_KIND_STATE,        /* step<k>/rank<r>/<any other optimizer state name> */
     ZS_KIND_MASTER,       /* step<k>/rank<r>/master */
     ZS_KIND_PARAM,        /* step<k>/param/<name> */
+    ZS_KIND_MODEL,        /* step<k>/model/<name>: fp16/bf16 model weights (must be representable) */
     ZS_KIND_UNKNOWN,      /* a name outside the trace schema */
     ZS_KIND_COUNT
 } zs_tensor_kind;
