@@ -140,7 +140,7 @@ void zs_partition_print(const zs_partition *p, const char *const *names, const s
                     run++;
                 fprintf(out, " pad[%zu]", run);
             } else {
-                size_t within;
+                size_t within = 0;
                 int q = param_at(param_numel, n_params, (size_t)idx, &within);
                 while (j + run < p->len && zs_partition_model_index(p, r, j + run) == idx + (int64_t)run &&
                        within + run < param_numel[q])

@@ -469,7 +469,7 @@ int zs_ds_parse_optimizer(zs_ds_parse *p)
     if (zs_section_bool(block, "legacy_fusion", &legacy) && legacy)
         return zs_fail(p->err, "optimizer.legacy_fusion: true (FP16_Optimizer's legacy fused-Adam step) is not "
                                "modelled by zerospec");
-    const opt_type *t;
+    const opt_type *t = NULL;   /* set by resolve_type on success */
     if (resolve_type(p, type->valuestring, &t))
         return -1;
     p->cfg->has_optimizer = 1;

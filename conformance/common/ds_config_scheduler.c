@@ -286,7 +286,7 @@ int zs_ds_parse_scheduler(zs_ds_parse *p)
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(block, "type");
     if (!type)
         return zs_fail(p->err, "scheduler.type is required (without it DeepSpeed ignores the whole scheduler block)");
-    const sched_type *t;
+    const sched_type *t = NULL;   /* set by resolve_type on success */
     if (resolve_type(p, type->valuestring, &t))
         return -1;
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(block, "params");

@@ -503,7 +503,7 @@ static int check_header_length(size_t len, const unsigned char *b, uint64_t *hea
 static int read_header_and_data(const unsigned char *b, size_t len, uint64_t hlen, cJSON **root, entry **es,
                                 const char *what, zs_st_file *out, zs_error *err)
 {
-    size_t n, float_at;
+    size_t n = 0, float_at = 0;   /* both set by the parsers before use; zeroed for -Wmaybe-uninitialized */
     const char *header = (const char *)b + 8;
     if (parse_header_json(header, (size_t)hlen, root, &float_at, what, err) != 0)
         return -1;
@@ -527,7 +527,7 @@ int zs_st_read_memory(const void *bytes, size_t len, const char *what, zs_st_fil
 {
     memset(out, 0, sizeof *out);
     what = what ? what : "<memory>";
-    uint64_t hlen;
+    uint64_t hlen = 0;
     if (check_little_endian(err) != 0 || check_header_length(len, bytes, &hlen, what, err) != 0)
         return -1;
     cJSON *root = NULL;
@@ -584,7 +584,7 @@ int zs_st_read_file(const char *path, zs_st_file *out, zs_error *err)
 {
     memset(out, 0, sizeof *out);
     unsigned char *buf;
-    size_t len;
+    size_t len = 0;
     if (slurp(path, &buf, &len, err) != 0)
         return -1;
     int rc = zs_st_read_memory(buf, len, path, out, err);

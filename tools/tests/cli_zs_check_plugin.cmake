@@ -16,3 +16,13 @@ if(TARGET zs-check AND TARGET zs_example_adamw AND TARGET zs_reference_plugin)
   zs_add_cli_test(zs_check.plugin_usage STATUS nonzero REGEX "plugin needs a shared library"
     COMMAND ${ZS_CHECK_BIN} plugin)
 endif()
+
+# The reference, run as an implementation through the documented CLI contract, passes every case at
+# every world size against the committed fixtures.
+if(TARGET zs-check AND TARGET zs-ref)
+  zs_add_cli_test(zs_check.reference_passes_the_suite STATUS zero REGEX "^[0-9]+ passed, 0 failed, 0 skipped"
+    COMMAND $<TARGET_FILE:zs-check> run --impl $<TARGET_FILE:zs-ref>
+            --cases ${PROJECT_SOURCE_DIR}/conformance/cases --fixtures ${PROJECT_SOURCE_DIR}/fixtures
+            --junit ${PROJECT_BINARY_DIR}/conformance-junit.xml)
+  set_tests_properties(zs_check.reference_passes_the_suite PROPERTIES LABELS "conformance;cli")
+endif()
