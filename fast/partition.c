@@ -32,8 +32,7 @@ int zsf_partition_init(zsf_partition *p, int stage, int world, const size_t *par
         p->param_numel = malloc(n * sizeof(size_t));
         p->param_offset = malloc(n * sizeof(size_t));
         p->shard_len = malloc(n * sizeof(size_t));
-        p->shard_offset = malloc(n * sizeof(size_t));
-        if (!p->param_numel || !p->param_offset || !p->shard_len || !p->shard_offset) {
+        if (!p->param_numel || !p->param_offset || !p->shard_len) {
             zsf_partition_free(p);
             return zs_fail(err, "out of memory");
         }
@@ -42,7 +41,6 @@ int zsf_partition_init(zsf_partition *p, int stage, int world, const size_t *par
             p->param_numel[i] = param_numel[i];
             p->param_offset[i] = flat;
             p->shard_len[i] = ceil_div(param_numel[i], W);
-            p->shard_offset[i] = p->len;
             flat += param_numel[i];
             p->len += p->shard_len[i];
         }
@@ -55,43 +53,49 @@ void zsf_partition_free(zsf_partition *p)
     free(p->param_numel);
     free(p->param_offset);
     free(p->shard_len);
-    free(p->shard_offset);
     memset(p, 0, sizeof *p);
 }
 
-/* Stage 3: the parameter whose shard holds partition element j (binary search over shard offsets). */
-static int stage3_param(const zsf_partition *p, size_t j)
+/* Writes rank `rank`'s stage-3 partition map: its shard of each parameter in turn (DeepSpeed
+ * partition_parameters.py _partition_param: shard r of a parameter is elements [r*P, (r+1)*P), the
+ * tail past the parameter's end being padding). */
+static void stage3_own_map(const zsf_partition *p, int rank, int64_t *own)
 {
-    int lo = 0, hi = p->n_params - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (p->shard_offset[mid] <= j)
-            lo = mid;
-        else
-            hi = mid - 1;
+    size_t j = 0;
+    for (int i = 0; i < p->n_params; i++) {
+        size_t first = (size_t)rank * p->shard_len[i];
+        for (size_t s = 0; s < p->shard_len[i]; s++, j++)
+            own[j] = first + s < p->param_numel[i] ? (int64_t)(p->param_offset[i] + first + s) : -1;
     }
-    return lo;
+}
+
+void zsf_partition_own_map(const zsf_partition *p, int rank, int64_t *own)
+{
+    if (p->stage == 3) {
+        stage3_own_map(p, rank, own);
+        return;
+    }
+    /* stage 0: the whole model; stages 1/2: one contiguous slice of the padded flat buffer */
+    size_t start = p->stage == 0 ? 0 : (size_t)rank * p->len;
+    for (size_t j = 0; j < p->len; j++)
+        own[j] = start + j < p->numel ? (int64_t)(start + j) : -1;
 }
 
 int64_t zsf_partition_index(const zsf_partition *p, int rank, size_t j)
 {
     if (j >= p->len)
         return -1;
-    if (p->stage == 0)
-        return (int64_t)j;
-    if (p->stage <= 2) {
-        size_t flat = (size_t)rank * p->len + j;
-        return flat < p->numel ? (int64_t)flat : -1;
+    if (p->stage != 3)
+        return (p->stage == 0 ? 0 : (size_t)rank * p->len) + j < p->numel
+                   ? (int64_t)((p->stage == 0 ? 0 : (size_t)rank * p->len) + j) : -1;
+    for (int i = 0; i < p->n_params; i++) {   /* error paths only: a linear walk over the shards */
+        if (j < p->shard_len[i]) {
+            size_t e = (size_t)rank * p->shard_len[i] + j;
+            return e < p->param_numel[i] ? (int64_t)(p->param_offset[i] + e) : -1;
+        }
+        j -= p->shard_len[i];
     }
-    int i = stage3_param(p, j);
-    size_t within = (size_t)rank * p->shard_len[i] + (j - p->shard_offset[i]);
-    return within < p->param_numel[i] ? (int64_t)(p->param_offset[i] + within) : -1;
-}
-
-void zsf_partition_own_map(const zsf_partition *p, int rank, int64_t *own)
-{
-    for (size_t j = 0; j < p->len; j++)
-        own[j] = zsf_partition_index(p, rank, j);
+    return -1;
 }
 
 int zsf_plan_buckets(size_t len, int world, int64_t bucket_elems, zsf_bucket **out)

@@ -35,7 +35,7 @@ typedef struct zsf_partition {
     size_t numel;          /* model elements */
     size_t len;            /* elements of every rank's partition */
     int n_params;          /* stage 3 only: per-parameter sizes, offsets and shards */
-    size_t *param_numel, *param_offset, *shard_len, *shard_offset;
+    size_t *param_numel, *param_offset, *shard_len;
 } zsf_partition;
 
 typedef struct zsf_bucket {
