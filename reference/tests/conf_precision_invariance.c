@@ -1,6 +1,7 @@
 /* Precision modes across stages and world sizes (docs/spec/precision.md "Invariance"):
  * for fp16 (dynamic loss scaling) and bf16, stages 0-3 at W in {1, 2, 3, 4, 8} give the same gathered
- * fp32 master parameters after 5 steps within a stated tolerance, and the same skip decisions.
+ * fp32 master parameters after each of 5 steps within a stated tolerance, and the same skip decisions
+ * (where the reduction structure allows: see the overflow test).
  * Model: the default tiny GPT-2, 24 sequences per step (micro-batch 1, GAS = 24/W). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +35,8 @@ static const mode modes[] = {
 };
 
 typedef struct run_out {
-    float *params;
+    float *per_step;         /* STEPS x numel: the gathered fp32 masters after each step */
+    float *params;           /* after the last step (points into per_step) */
     int skipped[STEPS];
     double scale[STEPS];
 } run_out;
@@ -50,15 +52,16 @@ static run_out run(const char *extra, int stage, int world)
     if (zs_engine_init(&e, &kase, world, &err))
         fail_msg("%s", err.msg);
     run_out out = {0};
+    out.per_step = malloc(STEPS * e.model.numel * sizeof(float));
     for (int k = 0; k < STEPS; k++) {
         zs_step_report rep;
         if (zs_engine_step(&e, &rep, &err))
             fail_msg("%s", err.msg);
         out.skipped[k] = rep.skipped;
         out.scale[k] = rep.loss_scale;
+        zs_engine_gather_master(&e, out.per_step + (size_t)k * e.model.numel);
     }
-    out.params = malloc(e.model.numel * sizeof(float));
-    zs_engine_gather_master(&e, out.params);
+    out.params = out.per_step + (size_t)(STEPS - 1) * e.model.numel;
     zs_engine_free(&e);
     zs_case_free(&kase);
     return out;
@@ -126,6 +129,9 @@ static void modes_across_stages_and_world_sizes(void **state)
             run_out r[4];
             for (int s = 0; s < 4; s++) {
                 r[s] = run(md->extra, s, W);
+                for (int k = 0; k + 1 < STEPS; k++)   /* after every step, not only the last */
+                    assert_true(max_abs_diff(r[s].per_step + (size_t)k * numel, ref.per_step + (size_t)k * numel,
+                                             numel) <= md->max_abs);
                 double d = max_abs_diff(r[s].params, ref.params, numel);
                 double u = relative_update_diff(r[s].params, ref.params, init, numel);
                 print_message("%s W=%d stage %d vs W=1 stage 0: max |diff| %.3g, update diff %.3g\n", md->name, W, s, d, u);
@@ -139,9 +145,9 @@ static void modes_across_stages_and_world_sizes(void **state)
             if (md->exact_pow2_division && (W & (W - 1)) == 0)
                 assert_int_equal(max_abs_diff(r[1].params, r[0].params, numel) == 0, 1);
             for (int s = 0; s < 4; s++)
-                free(r[s].params);
+                free(r[s].per_step);
         }
-        free(ref.params);
+        free(ref.per_step);
         free(init);
     }
 }
@@ -177,7 +183,7 @@ static void overflow_decisions_follow_the_reduction_structure(void **state)
         }
         stage_dependent |= !same_skips(&r[0], &r[2]) || !same_skips(&r[1], &r[2]);
         for (int s = 0; s < 4; s++)
-            free(r[s].params);
+            free(r[s].per_step);
     }
     assert_true(any_skip);          /* the regime really overflows */
     assert_true(stage_dependent);   /* and the structural difference shows */
