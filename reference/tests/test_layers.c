@@ -29,11 +29,25 @@ static void fill(double *x, size_t n, uint64_t seed)
     }
 }
 
+/* Test buffers: every vec() of a test is freed by its teardown (free_vecs). */
+static double *allocated[32];
+static int n_allocated;
+
 static double *vec(size_t n, uint64_t seed)
 {
     double *x = calloc(n, sizeof(double));
     fill(x, n, seed);
+    assert_true(n_allocated < 32);
+    allocated[n_allocated++] = x;
     return x;
+}
+
+static int free_vecs(void **state)
+{
+    (void)state;
+    while (n_allocated > 0)
+        free(allocated[--n_allocated]);
+    return 0;
 }
 
 /* A layer under test: `forward` computes J from the current inputs; `backward` adds dJ/dinput into
@@ -354,26 +368,23 @@ static void float_and_double_builds_agree(void **state)
     matmul_forward_f32(out_f, xf, wf, bf, B * T, C, OC);
     for (int i = 0; i < B * T * OC; i++)
         assert_float_equal(out_f[i], out_d[i], 1e-5);
-    free(xd);
-    free(wd);
-    free(bd);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(layernorm_gradients),
-        cmocka_unit_test(matmul_gradients),
-        cmocka_unit_test(matmul_wt_gradients),
-        cmocka_unit_test(attention_scores_gradients),
-        cmocka_unit_test(softmax_causal_gradients),
-        cmocka_unit_test(attention_values_gradients),
-        cmocka_unit_test(gelu_gradients),
-        cmocka_unit_test(residual_gradients),
-        cmocka_unit_test(encoder_gradients),
-        cmocka_unit_test(crossentropy_gradients),
-        cmocka_unit_test(known_answers),
-        cmocka_unit_test(float_and_double_builds_agree),
+        cmocka_unit_test_teardown(layernorm_gradients, free_vecs),
+        cmocka_unit_test_teardown(matmul_gradients, free_vecs),
+        cmocka_unit_test_teardown(matmul_wt_gradients, free_vecs),
+        cmocka_unit_test_teardown(attention_scores_gradients, free_vecs),
+        cmocka_unit_test_teardown(softmax_causal_gradients, free_vecs),
+        cmocka_unit_test_teardown(attention_values_gradients, free_vecs),
+        cmocka_unit_test_teardown(gelu_gradients, free_vecs),
+        cmocka_unit_test_teardown(residual_gradients, free_vecs),
+        cmocka_unit_test_teardown(encoder_gradients, free_vecs),
+        cmocka_unit_test_teardown(crossentropy_gradients, free_vecs),
+        cmocka_unit_test_teardown(known_answers, free_vecs),
+        cmocka_unit_test_teardown(float_and_double_builds_agree, free_vecs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
