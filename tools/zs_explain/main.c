@@ -8,10 +8,11 @@
 #include "gpt2.h"
 #include "partition.h"
 #include "predict.h"
+#include "svg.h"
 #include "zerospec/case.h"
 
 static const char usage[] =
-    "usage: zs-explain (--case FILE | --config FILE) --world N [--model NAME | --params N] [--map]\n"
+    "usage: zs-explain (--case FILE | --config FILE) --world N [--model NAME | --params N] [--map] [--svg FILE]\n"
     "\n"
     "Prints, for each ZeRO stage, the bytes of parameters, gradients and optimizer state one rank holds\n"
     "(on the device and, with offload, on the host) and the bytes it sends per optimizer step, using\n"
@@ -19,7 +20,8 @@ static const char usage[] =
     "\n"
     "  --model NAME  gpt2-tiny (the case's model, default), gpt2-124m, gpt2-350m, gpt2-774m, gpt2-1.5b\n"
     "  --params N    any parameter count (e.g. 7e9), as one flat tensor\n"
-    "  --map         print which parameter elements each rank owns (models up to 1M parameters)\n";
+    "  --map         print which parameter elements each rank owns (models up to 1M parameters)\n"
+    "  --svg FILE    draw the partition map and the per-stage bytes as an SVG picture (same limit)\n";
 
 typedef struct preset {
     const char *name;
@@ -47,7 +49,7 @@ static void print_human(int64_t bytes)
 
 int main(int argc, char **argv)
 {
-    const char *case_path = NULL, *config_path = NULL, *model = NULL;
+    const char *case_path = NULL, *config_path = NULL, *model = NULL, *svg_path = NULL;
     double params = 0;
     int world = 0, map = 0;
     for (int i = 1; i < argc; i++) {
@@ -61,6 +63,8 @@ int main(int argc, char **argv)
             case_path = argv[++i];
         } else if (v && !strcmp(a, "--config")) {
             config_path = argv[++i];
+        } else if (v && !strcmp(a, "--svg")) {
+            svg_path = argv[++i];
         } else if (v && !strcmp(a, "--model")) {
             model = argv[++i];
         } else if (v && !strcmp(a, "--world")) {
@@ -126,8 +130,9 @@ int main(int argc, char **argv)
            c->zero.offload_optimizer.device ? "cpu" : "no", c->zero.offload_param.device ? "cpu" : "no");
     printf("%-7s %13s %13s %13s %13s %13s | %13s %13s\n", "stage", "params", "grads", "optimizer", "device total",
            "host", "reduce/step", "gather/step");
+    zs_explain_bytes stage_bytes[4];
     for (int s = 0; s <= 3; s++) {
-        zs_explain_bytes b = zs_explain_rank_bytes(c, s, world, &m);
+        zs_explain_bytes b = stage_bytes[s] = zs_explain_rank_bytes(c, s, world, &m);
         zs_explain_comm cm = zs_explain_step_comm(c, s, world, batch.grad_accum_steps, &m);
         printf("ZeRO-%d ", s);
         print_human(b.params);
@@ -142,25 +147,38 @@ int main(int argc, char **argv)
     }
     printf("(bytes per rank; model states only — activations and buffers come on top; communication is what\n"
            " each rank sends per optimizer step under ring collectives)\n");
-    if (map && !params) {
-        if (total > 1000000) {
-            fprintf(stderr, "zs-explain: --map is for models up to 1M parameters\n");
-        } else {
-            const char **names = malloc(sizeof(char *) * (size_t)gpt.n_params);
-            for (int i = 0; i < gpt.n_params; i++)
-                names[i] = gpt.params[i].name;
-            int stage = c->zero.stage;
-            zs_partition part;
-            zs_partition_init(&part, stage, world, sizes, gpt.n_params);
+    int status = 0;
+    if ((map || svg_path) && (params || total > 1000000)) {
+        fprintf(stderr, "zs-explain: error: --map and --svg need a model of at most 1M parameters (not --params)\n");
+        status = 2;
+    } else if (map || svg_path) {
+        const char **names = malloc(sizeof(char *) * (size_t)gpt.n_params);
+        for (int i = 0; i < gpt.n_params; i++)
+            names[i] = gpt.params[i].name;
+        int stage = c->zero.stage;
+        zs_partition part;
+        zs_partition_init(&part, stage, world, sizes, gpt.n_params);
+        if (map) {
             printf("\npartition map, ZeRO stage %d (config), world %d:\n", stage, world);
             zs_partition_print(&part, names, sizes, gpt.n_params, stdout);
-            zs_partition_free(&part);
-            free(names);
         }
+        if (svg_path) {
+            char title[256];
+            snprintf(title, sizeof title, "%s: %zu parameters, %d ranks, ZeRO stage %d, %s", kase.name, total, world,
+                     stage, zs_precision_name(c->precision));
+            zs_svg_input in = {&part, names, sizes, gpt.n_params, {stage_bytes[0], stage_bytes[1], stage_bytes[2],
+                               stage_bytes[3]}, title};
+            if (zs_svg_write_file(svg_path, &in)) {
+                fprintf(stderr, "zs-explain: error: cannot write %s: %s\n", svg_path, strerror(errno));
+                status = 2;
+            }
+        }
+        zs_partition_free(&part);
+        free(names);
     }
     if (!params)
         zs_gpt2_free(&gpt);
     free(sizes);
     zs_case_free(&kase);
-    return 0;
+    return status;
 }
