@@ -206,13 +206,12 @@ static void gather_stage3_params(zs_engine *e, const char *what)
     for (int d = 0; d < e->world; d++)
         shards[d] = e->ranks[d].param_shard;
     zs_all_gather(&e->comm, (const float *const *)shards, e->send, e->part.len, e->model_dtype, what);
-    for (int r = 0; r < e->world; r++)
+    for (int r = 0; r < e->world; r++) {   /* each rank unpacks the W gathered shards into its model */
+        const float *blocks[ZS_MAX_WORLD];
         for (int d = 0; d < e->world; d++)
-            for (size_t j = 0; j < e->part.len; j++) {
-                int64_t idx = zs_partition_model_index(&e->part, d, j);
-                if (idx >= 0)
-                    e->gathered[r][idx] = e->send[r][(size_t)d * e->part.len + j];
-            }
+            blocks[d] = e->send[r] + (size_t)d * e->part.len;
+        zs_partition_assemble(&e->part, blocks, e->gathered[r]);
+    }
 }
 
 static const float *rank_params(const zs_engine *e, int r)

@@ -108,13 +108,12 @@ void zs_partition_assemble(const zs_partition *p, const float *const *parts, flo
     }
 }
 
-/* Name of the parameter holding flat element idx, and the offset of idx inside it. */
-static int param_at(const size_t *param_numel, int n_params, size_t idx, size_t *within)
+int zs_partition_param_at(const size_t *param_numel, int n_params, int64_t idx, size_t *within)
 {
     size_t start = 0;
-    for (int i = 0; i < n_params; i++) {
-        if (idx < start + param_numel[i]) {
-            *within = idx - start;
+    for (int i = 0; idx >= 0 && i < n_params; i++) {
+        if ((size_t)idx < start + param_numel[i]) {
+            *within = (size_t)idx - start;
             return i;
         }
         start += param_numel[i];
@@ -141,7 +140,7 @@ void zs_partition_print(const zs_partition *p, const char *const *names, const s
                 fprintf(out, " pad[%zu]", run);
             } else {
                 size_t within = 0;
-                int q = param_at(param_numel, n_params, (size_t)idx, &within);
+                int q = zs_partition_param_at(param_numel, n_params, idx, &within);
                 while (j + run < p->len && zs_partition_model_index(p, r, j + run) == idx + (int64_t)run &&
                        within + run < param_numel[q])
                     run++;

@@ -45,6 +45,10 @@ void zs_partition_extract(const zs_partition *p, int rank, const float *full, fl
 /* full[numel] = the real elements of every rank's partition parts[rank][len]. */
 void zs_partition_assemble(const zs_partition *p, const float *const *parts, float *full);
 
+/* Index of the parameter (of n_params with the given sizes, flat order) holding flat element idx, and
+ * idx's offset inside it; -1 for padding (idx < 0) or past the end. */
+int zs_partition_param_at(const size_t *param_numel, int n_params, int64_t idx, size_t *within);
+
 /* Prints the partition map: per rank, the runs of (parameter, element range) it owns and its
  * padding, e.g. "rank 1: h.0.ln_1.bias[0:32] h.0.attn.c_attn.weight[0:100] pad[4]". `names` are the
  * parameter names in flat order (n_params of them, matching param_numel given at init). */

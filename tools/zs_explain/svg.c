@@ -18,16 +18,11 @@ static void colour(int index, char *buf, size_t n)
     snprintf(buf, n, "hsl(%d,60%%,%d%%)", hue, 55 + (index % 3) * 8);
 }
 
-/* Index of the parameter holding flat element idx (or -1). */
+/* Index of the parameter holding flat element idx (or -1 for padding). */
 static int param_of(const zs_svg_input *in, int64_t idx)
 {
-    int64_t start = 0;
-    for (int p = 0; p < in->n_params; p++) {
-        if (idx < start + (int64_t)in->sizes[p])
-            return p;
-        start += (int64_t)in->sizes[p];
-    }
-    return -1;
+    size_t within;
+    return zs_partition_param_at(in->sizes, in->n_params, idx, &within);
 }
 
 static void partition_rows(FILE *out, const zs_svg_input *in, int y0)
