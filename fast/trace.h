@@ -12,7 +12,7 @@ extern "C" {
 
 #define ZSF_TRACE_FORMAT "zerospec.trace"
 #define ZSF_TRACE_FORMAT_VERSION "1"
-#define ZSF_SPEC_VERSION "0.1.0"
+#define ZSF_SPEC_VERSION "0.2.0"
 #define ZSF_DEEPSPEED_VERSION "0.19.6"
 #define ZSF_GENERATOR "zs-fast " ZSF_SPEC_VERSION
 

@@ -52,6 +52,8 @@ int zs_trace_begin(zs_trace *t, const zs_engine *e, const char *generator, zs_er
         return zs_fail(err, "out of memory");
     if (write_metadata(t, e, generator, err))
         return -1;
+    if (e->global_steps > 0)   /* resumed from a checkpoint: steps after it only */
+        return set_meta_int(t->w, "resumed_from_step", (long long)e->global_steps, err);
     /* Initial parameters: every rank holds the same; publish from the master partitions (at stage 0
      * fp32 these are the model parameters themselves). */
     zs_engine_gather_master(e, t->full);
@@ -75,6 +77,12 @@ int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs
     SCALAR("loss_scale", zs_st_add_scalar_f64(t->w, name, rep->loss_scale, err));
     SCALAR("overflow", zs_st_add(t->w, name, ZS_U8, 0, NULL, &overflow, err));
     SCALAR("skipped", zs_st_add(t->w, name, ZS_U8, 0, NULL, &skipped, err));
+    if (e->cfg->precision == ZS_PREC_FP16) {   /* what a restart after step k needs (teacher forcing) */
+        const double st[4] = {e->scaler.cur_scale, (double)e->scaler.cur_iter, (double)e->scaler.last_overflow_iter,
+                              (double)e->scaler.cur_hysteresis};
+        const int64_t shape[1] = {4};
+        SCALAR("loss_scaler", zs_st_add(t->w, name, ZS_F64, 1, shape, st, err));
+    }
 #undef SCALAR
     size_t len = e->part.len;
     for (int r = 0; r < e->world; r++) {

@@ -5,6 +5,8 @@
  *   step<k>/loss, lr, grad_norm    F32 scalars (k = 1-based optimizer step number)
  *   step<k>/loss_scale             F64 scalar: the scale used for step k's backward
  *   step<k>/overflow, skipped      U8 scalars (0/1)
+ *   step<k>/loss_scaler            fp16 only, F64 [4]: the loss scaler after step k (cur_scale, cur_iter,
+ *                                  last_overflow_iter, cur_hysteresis), to restart from step k
  *   step<k>/rank<r>/loss           rank r's mean micro-batch loss (F32 scalar)
  *   step<k>/rank<r>/grad           rank r's reduced gradient partition as held before unscaling
  *                                  and clipping (model-dtype values; F32)
@@ -13,7 +15,8 @@
  *   step<k>/param/<name>           consolidated fp32 master parameters after the step
  *   step<k>/model/<name>           fp16/bf16 only: the model parameters in the model dtype after the step
  * __metadata__: format, format_version, spec_version, generator, deepspeed_version, case,
- * world_size, stage, precision, steps, model, config (canonical resolved JSON). */
+ * world_size, stage, precision, steps, model, config (canonical resolved JSON); a run resumed from a
+ * checkpoint after step k has resumed_from_step = k, no init/ tensors and steps k+1.. only. */
 #ifndef ZS_REFERENCE_TRACE_H
 #define ZS_REFERENCE_TRACE_H
 
@@ -22,7 +25,7 @@
 
 #define ZS_TRACE_FORMAT "zerospec.trace"
 #define ZS_TRACE_FORMAT_VERSION "1"
-#define ZS_SPEC_VERSION "0.1.0"
+#define ZS_SPEC_VERSION "0.2.0"
 #define ZS_DEEPSPEED_VERSION "0.19.6"
 
 typedef struct zs_trace {

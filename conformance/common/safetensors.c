@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L   /* fsync, getpid, open flags under -std=c11 */
 
 #include "zerospec/safetensors.h"
+#include "zerospec/atomic_file.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -928,61 +929,13 @@ int zs_st_serialize(const zs_st_writer *w, void **bytes, size_t *len, zs_error *
     return rc;
 }
 
-/* ------------------------------------------------------------------------------------------------
- * Writing: atomically to a file
- * ---------------------------------------------------------------------------------------------- */
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-/* Writes, flushes to disk and closes tmp; on failure reports errno with the path. */
-static int write_temp_file(const char *tmp, const void *bytes, size_t len, const char *path, zs_error *err)
-{
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return zs_fail(err, "%s: cannot create temporary file '%s': %s", path, tmp, strerror(errno));
-    int failed = write_all(fd, bytes, len) != 0 || fsync(fd) != 0;
-    int e = errno;
-    if (close(fd) != 0 && !failed) {
-        failed = 1;
-        e = errno;
-    }
-    if (failed)
-        return zs_fail(err, "%s: cannot write temporary file '%s': %s", path, tmp, strerror(e));
-    return 0;
-}
-
 int zs_st_write_file(const zs_st_writer *w, const char *path, zs_error *err)
 {
     void *bytes;
     size_t len;
     if (zs_st_serialize(w, &bytes, &len, err) != 0)
         return zs_error_prefix(err, "%s", path);
-    size_t tmp_size = strlen(path) + 32;
-    char *tmp = malloc(tmp_size);
-    int rc = -1;
-    if (!tmp) {
-        zs_fail(err, "%s: out of memory", path);
-    } else {
-        snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-        rc = write_temp_file(tmp, bytes, len, path, err);
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = zs_fail(err, "%s: cannot rename '%s' over it: %s", path, tmp, strerror(errno));
-        if (rc != 0)
-            unlink(tmp);             /* never leave a partial file behind */
-    }
-    free(tmp);
+    int rc = zs_write_file_atomic(path, bytes, len, err);
     free(bytes);
     return rc;
 }

@@ -184,7 +184,7 @@ static void refuses_unknown_format_versions_and_non_traces(void **state)
     tt_set_meta(&e, "format_version", "2");
     tt_read(&g, &gf);
     tt_read(&e, &ef);
-    assert_int_equal(zs_diff_files(&gf, "got", &ef, "golden.safetensors", -1, &r, &err), -1);
+    assert_int_equal(zs_diff_files(&gf, "got", &ef, "golden.safetensors", -1, 0, &r, &err), -1);
     assert_non_null(strstr(err.msg, "golden.safetensors: trace format_version \"2\""));
     assert_non_null(strstr(err.msg, "regenerate the fixtures"));
     zs_st_file_free(&ef);
@@ -192,16 +192,16 @@ static void refuses_unknown_format_versions_and_non_traces(void **state)
     e = tt_default();
     tt_set_meta(&e, "format", NULL);
     tt_read(&e, &ef);
-    assert_int_equal(zs_diff_files(&gf, "got", &ef, "plain.safetensors", -1, &r, &err), -1);
+    assert_int_equal(zs_diff_files(&gf, "got", &ef, "plain.safetensors", -1, 0, &r, &err), -1);
     assert_non_null(strstr(err.msg, "plain.safetensors: not a zerospec trace"));
     zs_st_file_free(&ef);
 
     e = tt_default();
     tt_set_meta(&e, "precision", "fp8");
     tt_read(&e, &ef);
-    assert_int_equal(zs_diff_files(&gf, "got", &ef, "x", -1, &r, &err), -1);
+    assert_int_equal(zs_diff_files(&gf, "got", &ef, "x", -1, 0, &r, &err), -1);
     assert_non_null(strstr(err.msg, "give --tolerance-class"));
-    assert_int_equal(zs_diff_files(&gf, "got", &ef, "x", ZS_CLASS_FP32, &r, &err), 0);   /* an override works */
+    assert_int_equal(zs_diff_files(&gf, "got", &ef, "x", ZS_CLASS_FP32, 0, &r, &err), 0);   /* an override works */
     zs_diff_result_free(&r);
     zs_st_file_free(&ef);
     zs_st_file_free(&gf);
@@ -212,7 +212,7 @@ static void unreadable_files_name_the_file(void **state)
     (void)state;
     zs_diff_result r;
     zs_error err = {{0}};
-    assert_int_equal(zs_diff_paths("no/such/got.safetensors", "no/such/golden.safetensors", -1, &r, &err), -1);
+    assert_int_equal(zs_diff_paths("no/such/got.safetensors", "no/such/golden.safetensors", -1, 0, &r, &err), -1);
     assert_non_null(strstr(err.msg, "no/such/golden.safetensors"));
 }
 

@@ -130,7 +130,7 @@ static inline zs_diff_result tt_diff(const test_trace *got, const test_trace *ex
     zs_error err = {{0}};
     tt_read(got, &g);
     tt_read(expected, &e);
-    int rc = zs_diff_files(&g, "got", &e, "expected", class_override, &r, &err);
+    int rc = zs_diff_files(&g, "got", &e, "expected", class_override, 0, &r, &err);
     zs_st_file_free(&g);
     zs_st_file_free(&e);
     if (rc)

@@ -31,6 +31,8 @@ static const char usage[] =
     "  --junit FILE         write JUnit XML (one testcase per case and world size)\n"
     "  --keep DIR           keep every run's trace and stdout/stderr under DIR/<case>/\n"
     "  --fail-fast          stop after the first failed run\n"
+    "  --teacher-forcing    restart the implementation from the golden state before every step\n"
+    "                       (contract: IMPL ... --steps K --resume CKPT_DIR), so errors cannot compound\n"
     "  -h, --help           this help\n"
     "\n"
     "Last line: \"N passed, N failed, N skipped\" (comparisons, i.e. file pairs or (case, world) runs).\n"
@@ -41,7 +43,7 @@ typedef struct cli {
     char **positional;                    /* diff: file pairs; run: --cases arguments */
     int n_positional;
     const char *json, *junit, *keep, *fixtures, *impl, *launcher;
-    int class_override, fail_fast;
+    int class_override, fail_fast, teacher_forcing;
     zs_report_options report;
     double timeout;
     int worlds[64], n_worlds;
@@ -103,10 +105,10 @@ static int parse_option(cli *c, char **argv, int argc, int *i)
         c->report.all = 1;
         return 0;
     }
-    if (!strcmp(a, "--fail-fast")) {
+    if (!strcmp(a, "--fail-fast") || !strcmp(a, "--teacher-forcing")) {
         if (!is_run)
             return usage_error("%s is an option of zs-check run, not diff", a);
-        c->fail_fast = 1;
+        *(a[2] == 'f' ? &c->fail_fast : &c->teacher_forcing) = 1;
         return 0;
     }
     if (!known)
@@ -194,7 +196,7 @@ static int cmd_diff(const cli *c)
         const char *got = c->positional[i], *expected = c->positional[i + 1];
         zs_diff_result r;
         zs_error err = {{0}};
-        if (zs_diff_paths(got, expected, c->class_override, &r, &err)) {
+        if (zs_diff_paths(got, expected, c->class_override, 0, &r, &err)) {
             fprintf(stderr, "zs-check: error: %s\n", err.msg);
             status = 2;
             break;
@@ -250,7 +252,7 @@ static int cmd_run(const cli *c)
         return usage_error("%s", "run needs --impl CMD, --cases DIR_OR_FILE... and --fixtures DIR"), 2;
     zs_run_options o = {.fixtures = c->fixtures, .keep_dir = c->keep, .n_worlds = c->n_worlds,
                         .timeout_s = c->timeout, .class_override = c->class_override, .fail_fast = c->fail_fast,
-                        .report = c->report,
+                        .teacher_forcing = c->teacher_forcing, .report = c->report,
                         .log = stdout};
     memcpy(o.worlds, c->worlds, sizeof o.worlds);
     o.impl = zs_split_command(c->impl);

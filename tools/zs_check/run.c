@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "zerospec/case.h"
+#include "zerospec/checkpoint.h"
 #include "zs_check.h"
 
 /* ---- small helpers: argv building, case file lists ---- */
@@ -149,14 +150,18 @@ static int world_selected(const zs_run_options *o, int world)
 }
 
 /* launcher (with {N} replaced) + impl + the contract's arguments. */
-static char **build_argv(const zs_run_options *o, const char *case_path, int world, const char *out)
+static char **build_argv(const zs_run_options *o, const char *case_path, int world, const char *out,
+                         const char *const *extra)
 {
     size_t nl = 0, ni = 0;
     while (o->launcher && o->launcher[nl])
         nl++;
     while (o->impl[ni])
         ni++;
-    char **argv = calloc(nl + ni + 7, sizeof *argv);
+    size_t nx = 0;
+    while (extra && extra[nx])
+        nx++;
+    char **argv = calloc(nl + ni + nx + 7, sizeof *argv);
     if (!argv)
         return NULL;
     char w[16];
@@ -175,6 +180,8 @@ static char **build_argv(const zs_run_options *o, const char *case_path, int wor
         ok = (argv[n++] = dup_str(o->impl[i])) != NULL;
     for (size_t i = 0; i < 6 && ok; i++)
         ok = (argv[n++] = dup_str(tail[i])) != NULL;
+    for (size_t i = 0; i < nx && ok; i++)
+        ok = (argv[n++] = dup_str(extra[i])) != NULL;
     if (!ok) {
         zs_free_argv(argv);
         return NULL;
@@ -191,20 +198,22 @@ static void print_stderr_tail(const zs_run_options *o, const work_paths *p)
     zs_print_file_tail(o->log, p->err_log, 10, "    | ");
 }
 
-/* Runs the implementation and diffs its trace; fills rec's verdict, reason and diff. */
-static void run_one(const zs_run_options *o, const char *fixture, const work_paths *p, zs_run_record *rec)
+/* Runs the implementation (with `extra` arguments after the contract's) and diffs its trace up to
+ * last_step (0: all); fills rec's verdict, reason and diff. */
+static void run_one(const zs_run_options *o, const char *fixture, const work_paths *p, const char *const *extra,
+                    long last_step, zs_run_record *rec)
 {
     zs_error err = {{0}};
     zs_proc_result pr;
     remove(p->out);   /* never diff a stale trace from an earlier run */
-    char **argv = build_argv(o, rec->case_path, rec->world, p->out);
+    char **argv = build_argv(o, rec->case_path, rec->world, p->out, extra);
     if (!argv) {
         snprintf(rec->reason, sizeof rec->reason, "out of memory");
         return;
     }
     int rc = zs_spawn_wait(argv, p->out_log, p->err_log, o->timeout_s, &pr, &err);
     zs_free_argv(argv);
-    rec->seconds = pr.seconds;
+    rec->seconds += pr.seconds;
     if (rc) {
         snprintf(rec->reason, sizeof rec->reason, "%s", err.msg);
         return;
@@ -219,7 +228,7 @@ static void run_one(const zs_run_options *o, const char *fixture, const work_pat
             snprintf(rec->reason, sizeof rec->reason, "the implementation exited with status %d", pr.exit_code);
         return;
     }
-    if (zs_diff_paths(p->out, fixture, o->class_override, &rec->diff, &err)) {
+    if (zs_diff_paths(p->out, fixture, o->class_override, last_step, &rec->diff, &err)) {
         snprintf(rec->reason, sizeof rec->reason, "%s", err.msg);
         return;
     }
@@ -228,6 +237,53 @@ static void run_one(const zs_run_options *o, const char *fixture, const work_pat
         rec->verdict = ZS_PASS;
     else
         zs_diff_first_failure(&rec->diff, rec->reason, sizeof rec->reason);
+}
+
+/* Teacher forcing: step 1 from the initial state, then for k = 1..steps-1 a checkpoint of the golden
+ * state after step k (zs_ckpt_from_trace) and one step from it (--resume DIR --steps k+1), so an error
+ * in one step cannot compound into the next. The record keeps the first failing step's diff. */
+static void run_teacher_forced(const zs_run_options *o, const char *fixture, const work_paths *p, int steps,
+                               zs_run_record *rec)
+{
+    zs_st_file golden = {0};
+    zs_error err = {{0}};
+    if (zs_st_read_file(fixture, &golden, &err)) {
+        snprintf(rec->reason, sizeof rec->reason, "%s", err.msg);
+        return;
+    }
+    char ckpt[4096 + 16], steps_arg[24], step_reason[sizeof rec->reason];
+    snprintf(ckpt, sizeof ckpt, "%s/w%d.ckpt", p->dir, rec->world);
+    for (int k = 0; k < steps; k++) {
+        snprintf(steps_arg, sizeof steps_arg, "%d", k + 1);
+        const char *first[] = {"--steps", steps_arg, NULL};
+        const char *resumed[] = {"--steps", steps_arg, "--resume", ckpt, NULL};
+        if (k > 0) {
+            zs_checkpoint c;
+            int bad = zs_ckpt_from_trace(&golden, fixture, k, &c, &err);
+            if (!bad) {
+                bad = zs_ckpt_save(&c, ckpt, &err);
+                zs_ckpt_free(&c);
+            }
+            if (bad) {
+                snprintf(rec->reason, sizeof rec->reason, "golden state after step %d: %s", k, err.msg);
+                rec->verdict = ZS_FAIL;
+                break;
+            }
+        }
+        if (rec->has_diff)
+            zs_diff_result_free(&rec->diff);
+        rec->has_diff = 0;
+        rec->verdict = ZS_FAIL;
+        run_one(o, fixture, p, k ? resumed : first, k + 1, rec);
+        if (rec->verdict != ZS_PASS) {
+            snprintf(step_reason, sizeof step_reason, "step %d restarted from the golden state%s: %s", k + 1,
+                     k ? "" : " (initial)", rec->reason);
+            snprintf(rec->reason, sizeof rec->reason, "%s", step_reason);
+            break;
+        }
+    }
+    zs_ckpt_remove(ckpt);
+    zs_st_file_free(&golden);
 }
 
 static void print_record(const zs_run_options *o, const zs_run_record *rec, const work_paths *p)
@@ -300,7 +356,10 @@ static int run_case(const zs_run_options *o, const char *case_file, const char *
         snprintf(p.err_log, sizeof p.err_log, "%s/w%d.stderr", p.dir, world);
         if ((rc = make_dir(p.dir, err)) != 0)
             break;
-        run_one(o, fixture, &p, rec);
+        if (o->teacher_forcing)
+            run_teacher_forced(o, fixture, &p, kase.steps, rec);
+        else
+            run_one(o, fixture, &p, NULL, 0, rec);
         print_record(o, rec, &p);
         if (!o->keep_dir)
             clean_up(&p);

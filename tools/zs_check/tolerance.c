@@ -66,7 +66,7 @@ static zs_tensor_kind step_scalar_kind(const char *s)
     if (!strcmp(s, "loss")) return ZS_KIND_LOSS;
     if (!strcmp(s, "lr")) return ZS_KIND_LR;
     if (!strcmp(s, "grad_norm")) return ZS_KIND_GRAD_NORM;
-    if (!strcmp(s, "loss_scale")) return ZS_KIND_LOSS_SCALE;
+    if (!strcmp(s, "loss_scale") || !strcmp(s, "loss_scaler")) return ZS_KIND_LOSS_SCALE;
     if (!strcmp(s, "overflow") || !strcmp(s, "skipped")) return ZS_KIND_FLAG;
     if (!strncmp(s, "param/", 6) && s[6]) return ZS_KIND_PARAM;
     if (!strncmp(s, "model/", 6) && s[6]) return ZS_KIND_MODEL;

@@ -35,7 +35,7 @@ typedef enum zs_tol_class { ZS_CLASS_FP32, ZS_CLASS_FP16, ZS_CLASS_BF16, ZS_CLAS
 typedef enum zs_tensor_kind {
     ZS_KIND_INIT_PARAM,   /* init/param/<name> */
     ZS_KIND_LOSS,         /* step<k>/loss, step<k>/rank<r>/loss */
-    ZS_KIND_LOSS_SCALE,   /* step<k>/loss_scale */
+    ZS_KIND_LOSS_SCALE,   /* step<k>/loss_scale, step<k>/loss_scaler (fp16: the scaler's state) */
     ZS_KIND_GRAD,         /* step<k>/rank<r>/grad */
     ZS_KIND_FLAG,         /* step<k>/overflow, step<k>/skipped */
     ZS_KIND_GRAD_NORM,    /* step<k>/grad_norm */
@@ -142,18 +142,23 @@ typedef struct zs_diff_result {
     size_t n_meta;
     size_t n_failed_tensors;         /* values, dtype, shape */
     size_t n_missing, n_extra;
+    long resumed_from;               /* the implementation's trace starts after this step (0: from init);
+                                      * golden tensors of earlier steps are not expected of it */
+    long last_step;                  /* > 0: golden tensors of later steps are not expected either */
     int pass;
 } zs_diff_result;
 
 /* Compares `got` (implementation under test) with `expected` (golden); the names label messages.
- * class_override < 0: the class follows the golden file's precision. Fails (-1) only when the files
+ * class_override < 0: the class follows the golden file's precision. last_step > 0 compares steps up
+ * to last_step only (a teacher-forced run of one step); 0 compares every step. Fails (-1) only when the files
  * cannot be compared at all: not a zerospec trace, an unknown format_version, no precision to pick
  * tolerances from. */
 int zs_diff_files(const zs_st_file *got, const char *got_name, const zs_st_file *expected,
-                  const char *expected_name, int class_override, zs_diff_result *out, zs_error *err);
-/* Reads both files, then zs_diff_files; messages name the file at fault. */
-int zs_diff_paths(const char *got_path, const char *expected_path, int class_override, zs_diff_result *out,
+                  const char *expected_name, int class_override, long last_step, zs_diff_result *out,
                   zs_error *err);
+/* Reads both files, then zs_diff_files; messages name the file at fault. */
+int zs_diff_paths(const char *got_path, const char *expected_path, int class_override, long last_step,
+                  zs_diff_result *out, zs_error *err);
 void zs_diff_result_free(zs_diff_result *r);
 
 /* ---- reports (report.c) ---- */
@@ -198,6 +203,7 @@ typedef struct zs_run_options {
     double timeout_s;
     int class_override;              /* -1: from the fixture's precision */
     int fail_fast;                   /* stop after the first failed run */
+    int teacher_forcing;             /* restart every step from the golden state (--teacher-forcing) */
     zs_report_options report;
     FILE *log;                       /* verdict lines and reports (stdout) */
 } zs_run_options;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine_checkpoint.h"
 #include "trace.h"
 #include "zs_ref.h"
 #include "zerospec/case.h"
@@ -14,6 +15,7 @@ static const char usage[] =
     "usage: zs-ref (--case FILE | --config FILE) [--world N] [--out FILE] [options]\n"
     "       zs-ref config check FILE [--set key=value ...]\n"
     "       zs-ref ops --out DIR     (write the op-level golden cases)\n"
+    "       zs-ref ckpt (info DIR | consolidate DIR --out FILE)\n"
     "\n"
     "Trains the tiny GPT-2 of the case with the CPU reference, simulating N data-parallel ranks\n"
     "under the DeepSpeed config's ZeRO stage, precision, optimizer and LR scheduler, and prints one\n"
@@ -28,6 +30,9 @@ static const char usage[] =
     "  --out FILE       write the golden trace (safetensors) to FILE, atomically\n"
     "  --steps K        override the number of optimizer steps\n"
     "  --stage S        override zero_optimization.stage (0-3)\n"
+    "  --save DIR       after the last step, save a checkpoint (one shard per rank + manifest.json)\n"
+    "  --resume DIR     start from a checkpoint (written at any world size and ZeRO stage) and run\n"
+    "                   its steps k+1..K, K = --steps or the case's steps\n"
     "  --memory         also print the per-rank bytes every ZeRO stage would hold\n"
     "  --trace-comm     print every collective (op, dtype, elements, bytes sent per rank)\n"
     "  --strict         treat warnings (config keys DeepSpeed ignores) as errors\n"
@@ -39,7 +44,7 @@ static const char usage[] =
     "2 bad usage or bad input (config, case). docs/spec.md defines what is computed.\n";
 
 typedef struct options {
-    const char *case_path, *config_path, *out_path;
+    const char *case_path, *config_path, *out_path, *save_dir, *resume_dir;
     int world, steps, stage;
     int memory, trace_comm, strict, quiet, describe;
     const char *sets[64];
@@ -70,7 +75,7 @@ static int parse_args(int argc, char **argv, options *o)
             exit(0);
         }
         int takes_value = !strcmp(a, "--case") || !strcmp(a, "--config") || !strcmp(a, "--out") || !strcmp(a, "--set") ||
-                          !strcmp(a, "--world") || !strcmp(a, "--steps") || !strcmp(a, "--stage");
+                          !strcmp(a, "--save") || !strcmp(a, "--resume") || !strcmp(a, "--world") || !strcmp(a, "--steps") || !strcmp(a, "--stage");
         if (takes_value && !next) {
             fprintf(stderr, "zs-ref: error: %s needs a value\n", a);
             return -1;
@@ -78,6 +83,8 @@ static int parse_args(int argc, char **argv, options *o)
         if (!strcmp(a, "--case")) o->case_path = argv[++i];
         else if (!strcmp(a, "--config")) o->config_path = argv[++i];
         else if (!strcmp(a, "--out")) o->out_path = argv[++i];
+        else if (!strcmp(a, "--save")) o->save_dir = argv[++i];
+        else if (!strcmp(a, "--resume")) o->resume_dir = argv[++i];
         else if (!strcmp(a, "--set")) {
             if (o->n_sets == 64) {
                 fprintf(stderr, "zs-ref: error: at most 64 --set options\n");
@@ -185,6 +192,31 @@ static int print_stage_comparison(zs_case *kase, int world, zs_error *err)
     return 0;
 }
 
+static int resume(zs_engine *e, const char *dir, int steps, zs_error *err)
+{
+    zs_checkpoint c;
+    if (zs_ckpt_load(dir, &c, err))
+        return -1;
+    int rc = zs_engine_resume(e, &c, err);
+    if (!rc && c.global_steps >= steps)
+        rc = zs_fail(err, "the checkpoint is after step %lld; give --steps K with K > %lld to continue it",
+                     (long long)c.global_steps, (long long)c.global_steps);
+    zs_ckpt_free(&c);
+    return rc ? zs_error_prefix(err, "%s", dir) : 0;
+}
+
+static int save(const zs_engine *e, const char *dir, int quiet, zs_error *err)
+{
+    zs_checkpoint c;
+    int rc = zs_engine_checkpoint(e, "zs-ref " ZS_SPEC_VERSION, &c, err);
+    rc = rc ? rc : zs_ckpt_save(&c, dir, err);
+    if (!rc && !quiet)
+        printf("checkpoint after step %lld saved to %s (%d shard(s), stage %d)\n", (long long)e->global_steps, dir,
+               e->world, e->stage);
+    zs_ckpt_free(&c);
+    return rc;
+}
+
 static int run(const options *o, zs_case *kase)
 {
     zs_error err = {{0}};
@@ -198,6 +230,8 @@ static int run(const options *o, zs_case *kase)
     int status = 2;
     if (zs_engine_init(&e, kase, world, &err))
         goto done;
+    if (o->resume_dir && resume(&e, o->resume_dir, kase->steps, &err))
+        goto done;
     status = 1;
     if (o->trace_comm && !o->quiet)
         e.comm.log = stdout;
@@ -205,9 +239,9 @@ static int run(const options *o, zs_case *kase)
         goto done;
     if (!o->quiet)
         print_header(&e);
-    for (int k = 0; k < kase->steps; k++) {
+    for (int64_t k = e.global_steps; k < kase->steps; k++) {
         char context[64];
-        snprintf(context, sizeof context, "step %d", k + 1);
+        snprintf(context, sizeof context, "step %lld", (long long)k + 1);
         e.comm.log_context = context;
         zs_step_report rep;
         if (zs_engine_step(&e, &rep, &err))
@@ -222,6 +256,8 @@ static int run(const options *o, zs_case *kase)
     if (o->memory && !o->quiet && print_stage_comparison(kase, world, &err))
         goto done;
     if (o->out_path && zs_trace_finish(&trace, o->out_path, &err))
+        goto done;
+    if (o->save_dir && save(&e, o->save_dir, o->quiet, &err))
         goto done;
     status = 0;
 done:
@@ -238,6 +274,8 @@ int main(int argc, char **argv)
         return zs_ref_config_check(argc - 3, argv + 3);
     if (argc >= 2 && !strcmp(argv[1], "ops"))
         return zs_ref_ops(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "ckpt"))
+        return zs_ref_ckpt(argc - 2, argv + 2);
     options o;
     if (parse_args(argc, argv, &o))
         return 2;

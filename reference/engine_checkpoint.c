@@ -1,0 +1,158 @@
+#include "engine_checkpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "precision.h"
+
+int zs_engine_checkpoint(const zs_engine *e, const char *generator, zs_checkpoint *c, zs_error *err)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->generator, sizeof c->generator, "%s", generator);
+    snprintf(c->case_name, sizeof c->case_name, "%s", e->kase->name);
+    snprintf(c->precision, sizeof c->precision, "%s", zs_precision_name(e->cfg->precision));
+    c->model = e->model.dims;
+    c->seed = e->kase->seed;
+    c->world = e->world;
+    c->stage = e->stage;
+    c->numel = e->model.numel;
+    c->part_len = e->part.len;
+    c->global_steps = e->global_steps;
+    c->applied_steps = e->applied_steps;
+    c->skipped_steps = e->skipped_steps;
+    c->scaler = (zs_ckpt_scaler){e->scaler.cur_scale, e->scaler.cur_iter, e->scaler.last_overflow_iter,
+                                 e->scaler.cur_hysteresis};
+    c->n_state = e->optim->n_state;
+    for (int s = 0; s < c->n_state; s++)
+        snprintf(c->state_names[s], sizeof c->state_names[s], "%s", e->optim->state_names[s]);
+    const char *cfg = e->cfg->canonical_json ? e->cfg->canonical_json : "{}";
+    if (!(c->config_json = malloc(strlen(cfg) + 1)))
+        return zs_fail(err, "out of memory");
+    strcpy(c->config_json, cfg);
+    if (zs_ckpt_alloc(c, err))
+        return -1;
+    for (int r = 0; r < e->world; r++) {
+        memcpy(c->master[r], e->ranks[r].master, e->part.len * sizeof(float));
+        for (int s = 0; s < c->n_state; s++)
+            memcpy(c->state[s][r], e->ranks[r].state[s], e->part.len * sizeof(float));
+    }
+    return 0;
+}
+
+int zs_checkpoint_consolidate(const zs_checkpoint *c, const zs_gpt2 *model, float *master, float *const *states,
+                              zs_error *err)
+{
+    size_t *sizes = malloc(sizeof(size_t) * (size_t)model->n_params);
+    if (!sizes)
+        return zs_fail(err, "out of memory");
+    for (int i = 0; i < model->n_params; i++)
+        sizes[i] = model->params[i].numel;
+    zs_partition src;
+    int rc = zs_partition_init(&src, c->stage, c->world, sizes, model->n_params);
+    free(sizes);
+    if (rc)
+        return zs_fail(err, "out of memory");
+    if (src.numel != c->numel || src.len != c->part_len) {
+        rc = zs_fail(err, "checkpoint: %zu parameters in partitions of %zu elements, but the spec's layout for this "
+                          "model at stage %d on %d ranks has %zu in partitions of %zu (docs/spec.md \"Partitioning\")",
+                     c->numel, c->part_len, c->stage, c->world, src.numel, src.len);
+    } else {
+        zs_partition_assemble(&src, (const float *const *)c->master, master);
+        for (int s = 0; states && s < c->n_state; s++)
+            zs_partition_assemble(&src, (const float *const *)c->state[s], states[s]);
+    }
+    zs_partition_free(&src);
+    return rc;
+}
+
+static int same_dims(const zs_model_dims *a, const zs_model_dims *b)
+{
+    return a->vocab == b->vocab && a->seq == b->seq && a->channels == b->channels && a->layers == b->layers &&
+           a->heads == b->heads;
+}
+
+/* Position of optimizer state `name` in the checkpoint (a trace lists states by name, not by the
+ * optimizer's order), or -1. */
+static int state_index(const zs_checkpoint *c, const char *name)
+{
+    for (int s = 0; s < c->n_state; s++)
+        if (!strcmp(c->state_names[s], name))
+            return s;
+    return -1;
+}
+
+static int check_compatible(const zs_engine *e, const zs_checkpoint *c, zs_error *err)
+{
+    if (!same_dims(&e->model.dims, &c->model))
+        return zs_fail(err, "checkpoint of another model (vocab %d, seq %d, channels %d, layers %d, heads %d), the "
+                            "case has vocab %d, seq %d, channels %d, layers %d, heads %d",
+                       c->model.vocab, c->model.seq, c->model.channels, c->model.layers, c->model.heads,
+                       e->model.dims.vocab, e->model.dims.seq, e->model.dims.channels, e->model.dims.layers,
+                       e->model.dims.heads);
+    if (c->seed != e->kase->seed)
+        return zs_fail(err, "checkpoint seed %llu, the case's is %llu: the data stream is a function of (seed, step), "
+                            "so the run would not continue the saved one",
+                       (unsigned long long)c->seed, (unsigned long long)e->kase->seed);
+    const char *prec = zs_precision_name(e->cfg->precision);
+    if (strcmp(c->precision, prec))
+        return zs_fail(err, "checkpoint precision %s, the config's is %s: zerospec resumes in the same precision",
+                       c->precision, prec);
+    if (c->n_state != e->optim->n_state)
+        return zs_fail(err, "checkpoint has %d optimizer state(s), %s needs %d", c->n_state, e->optim->name,
+                       e->optim->n_state);
+    for (int s = 0; s < e->optim->n_state; s++)
+        if (state_index(c, e->optim->state_names[s]) < 0)
+            return zs_fail(err, "checkpoint has no optimizer state \"%s\", which %s needs (it has \"%s\"...)",
+                           e->optim->state_names[s], e->optim->name, c->n_state ? c->state_names[0] : "");
+    return 0;
+}
+
+/* Each rank's model-dtype parameters from its masters, as publish_params leaves them after a step. */
+static void refresh_model_params(zs_engine *e, const float *full_master)
+{
+    for (int r = 0; r < e->world; r++) {
+        zs_rank *rk = &e->ranks[r];
+        if (e->stage == 3) {
+            for (size_t j = 0; j < e->part.len; j++)
+                rk->param_shard[j] = zs_round_to(e->model_dtype, rk->master[j]);
+        } else if (!e->master_is_model) {
+            for (size_t i = 0; i < e->model.numel; i++)
+                rk->model_params[i] = zs_round_to(e->model_dtype, full_master[i]);
+        }
+    }
+}
+
+int zs_engine_resume(zs_engine *e, const zs_checkpoint *c, zs_error *err)
+{
+    if (check_compatible(e, c, err))
+        return -1;
+    size_t numel = e->model.numel;
+    float *full = malloc((size_t)(1 + c->n_state) * numel * sizeof(float));
+    float *states[ZS_CKPT_MAX_STATE] = {0};
+    if (!full)
+        return zs_fail(err, "out of memory");
+    for (int s = 0; s < c->n_state; s++)
+        states[s] = full + (size_t)(1 + s) * numel;
+    if (zs_checkpoint_consolidate(c, &e->model, full, states, err)) {
+        free(full);
+        return -1;
+    }
+    for (int r = 0; r < e->world; r++) {
+        zs_partition_extract(&e->part, r, full, e->ranks[r].master);
+        for (int s = 0; s < e->optim->n_state; s++)
+            zs_partition_extract(&e->part, r, states[state_index(c, e->optim->state_names[s])],
+                                 e->ranks[r].state[s]);
+    }
+    refresh_model_params(e, full);
+    free(full);
+    e->global_steps = c->global_steps;
+    e->applied_steps = c->applied_steps;
+    e->skipped_steps = c->skipped_steps;
+    if (e->scaler.dynamic) {   /* a static scale is the config's own and never changes */
+        e->scaler.cur_scale = c->scaler.cur_scale;
+        e->scaler.cur_iter = c->scaler.cur_iter;
+        e->scaler.last_overflow_iter = c->scaler.last_overflow_iter;
+        e->scaler.cur_hysteresis = c->scaler.cur_hysteresis;
+    }
+    return 0;
+}
