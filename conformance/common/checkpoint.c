@@ -238,16 +238,18 @@ static int read_int(const manifest_reader *m, const cJSON *obj, const char *key,
                     int64_t hi, int64_t *out)
 {
     const cJSON *v = field(m, obj, key, path);
-    if (!v || zs_json_int(v, path, lo, hi, out, m->err))
-        return zs_error_prefix(m->err, "%s", m->source);
-    return 0;
+    if (!v)
+        return -1;
+    return zs_json_int(v, path, lo, hi, out, m->err) ? zs_error_prefix(m->err, "%s", m->source) : 0;
 }
 
 static int read_string(const manifest_reader *m, const cJSON *obj, const char *key, char *dst, size_t cap)
 {
     const cJSON *v = field(m, obj, key, key);
     const char *s;
-    if (!v || zs_json_string(v, key, &s, m->err))
+    if (!v)
+        return -1;
+    if (zs_json_string(v, key, &s, m->err))
         return zs_error_prefix(m->err, "%s", m->source);
     if (strlen(s) >= cap)
         return zs_fail(m->err, "%s: \"%s\" is longer than %zu characters", m->source, key, cap - 1);
