@@ -505,7 +505,7 @@ static int trace_scalar(const zs_st_file *t, const char *name, const char *tenso
 
 static int trace_run_description(const zs_st_file *t, const char *name, zs_checkpoint *c, zs_error *err)
 {
-    long long world, stage;
+    long long world = 0, stage = 0;
     const char *s;
     if (trace_meta_int(t, name, "world_size", 1, ZS_CKPT_MAX_WORLD, &world, err) ||
         trace_meta_int(t, name, "stage", 0, 3, &stage, err))
@@ -575,7 +575,7 @@ int zs_ckpt_from_trace(const zs_st_file *t, const char *name, int64_t k, zs_chec
 {
     memset(c, 0, sizeof *c);
     char tensor[128];
-    double v;
+    double v = 0;
     int rc = trace_run_description(t, name, c, err);
     if (!rc && k < 1)
         rc = zs_fail(err, "%s: teacher forcing starts after a step (k >= 1), got %" PRId64, name, k);
