@@ -3,14 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int add_named_params(zs_trace *t, const zs_engine *e, const char *prefix, const float *flat,
-                            zs_error *err)
+int zs_st_add_model_params(zs_st_writer *w, const zs_gpt2 *m, const char *prefix, const float *flat,
+                           zs_error *err)
 {
     char name[160];
-    for (int p = 0; p < e->model.n_params; p++) {
-        const zs_gpt2_param *prm = &e->model.params[p];
-        snprintf(name, sizeof name, "%s/%s", prefix, prm->name);
-        if (zs_st_add(t->w, name, ZS_F32, prm->ndim, prm->shape, flat + prm->offset, err))
+    for (int p = 0; p < m->n_params; p++) {
+        const zs_gpt2_param *prm = &m->params[p];
+        snprintf(name, sizeof name, "%s%s", prefix, prm->name);
+        if (zs_st_add(w, name, ZS_F32, prm->ndim, prm->shape, flat + prm->offset, err))
             return -1;
     }
     return 0;
@@ -57,7 +57,7 @@ int zs_trace_begin(zs_trace *t, const zs_engine *e, const char *generator, zs_er
     /* Initial parameters: every rank holds the same; publish from the master partitions (at stage 0
      * fp32 these are the model parameters themselves). */
     zs_engine_gather_master(e, t->full);
-    return add_named_params(t, e, "init/param", t->full, err);
+    return zs_st_add_model_params(t->w, &e->model, "init/param/", t->full, err);
 }
 
 int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs_error *err)
@@ -103,14 +103,14 @@ int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs
         }
     }
     zs_engine_gather_master(e, t->full);
-    snprintf(name, sizeof name, "step%lld/param", k);
-    if (add_named_params(t, e, name, t->full, err))
+    snprintf(name, sizeof name, "step%lld/param/", k);
+    if (zs_st_add_model_params(t->w, &e->model, name, t->full, err))
         return -1;
     if (e->model_dtype == ZS_F32)   /* in fp32 the model parameters are the masters */
         return 0;
     zs_engine_model_params(e, t->full);
-    snprintf(name, sizeof name, "step%lld/model", k);
-    return add_named_params(t, e, name, t->full, err);
+    snprintf(name, sizeof name, "step%lld/model/", k);
+    return zs_st_add_model_params(t->w, &e->model, name, t->full, err);
 }
 
 int zs_trace_finish(zs_trace *t, const char *path, zs_error *err)

@@ -33,6 +33,10 @@ typedef struct zs_trace {
     float *full;             /* numel scratch for consolidated parameters */
 } zs_trace;
 
+/* Adds every parameter of flat[numel] (HF order) as "<prefix><name>", F32 in its HF shape. */
+int zs_st_add_model_params(zs_st_writer *w, const zs_gpt2 *m, const char *prefix, const float *flat,
+                           zs_error *err);
+
 int zs_trace_begin(zs_trace *t, const zs_engine *e, const char *generator, zs_error *err);
 /* Records the state right after zs_engine_step (gradient partitions are still held then). */
 int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs_error *err);

@@ -40,18 +40,6 @@ static void print_info(const char *dir, const zs_checkpoint *c)
            (long long)c->scaler.cur_hysteresis);
 }
 
-static int add_named(zs_st_writer *w, const zs_gpt2 *m, const char *prefix, const float *flat, zs_error *err)
-{
-    char name[160];
-    for (int p = 0; p < m->n_params; p++) {
-        const zs_gpt2_param *prm = &m->params[p];
-        snprintf(name, sizeof name, "%s%s", prefix, prm->name);
-        if (zs_st_add(w, name, ZS_F32, prm->ndim, prm->shape, flat + prm->offset, err))
-            return -1;
-    }
-    return 0;
-}
-
 static int set_meta_ll(zs_st_writer *w, const char *key, long long v, zs_error *err)
 {
     char buf[32];
@@ -81,10 +69,10 @@ static int consolidate(const zs_checkpoint *c, const char *out, zs_error *err)
     rc = rc ? rc : zs_st_set_meta(w, "loss_scale", scale, err);
     rc = rc ? rc : set_meta_ll(w, "global_steps", (long long)c->global_steps, err);
     rc = rc ? rc : set_meta_ll(w, "applied_steps", (long long)c->applied_steps, err);
-    rc = rc ? rc : add_named(w, &model, "", full, err);
+    rc = rc ? rc : zs_st_add_model_params(w, &model, "", full, err);
     for (int s = 0; !rc && s < c->n_state; s++) {
         snprintf(prefix, sizeof prefix, "optimizer/%s/", c->state_names[s]);
-        rc = add_named(w, &model, prefix, states[s], err);
+        rc = zs_st_add_model_params(w, &model, prefix, states[s], err);
     }
     rc = rc ? rc : zs_st_write_file(w, out, err);
     zs_st_writer_free(w);
