@@ -32,7 +32,7 @@ float zs_onebit_rms(const float *y, size_t len)
 }
 
 /* sign().add_(1).bool() mapped back to +-1: only a value below zero is -1 (NaN compares false). */
-static float sign_bit(float y)
+float zs_onebit_sign(float y)
 {
     return y < 0.0f ? -1.0f : 1.0f;
 }
@@ -42,7 +42,7 @@ static float compress(float *y, float *error, size_t len)
 {
     float scale = zs_onebit_rms(y, len);
     for (size_t i = 0; i < len; i++) {
-        float b = sign_bit(y[i]);
+        float b = zs_onebit_sign(y[i]);
         error[i] = y[i] - scale * b;
         y[i] = b;
     }
@@ -75,7 +75,7 @@ void zs_compressed_allreduce(float *const *bufs, size_t padded, int world, float
         }
         float t = zs_onebit_rms(z, chunk);
         for (size_t i = 0; i < chunk; i++) {
-            float c = sign_bit(z[i]);
+            float c = zs_onebit_sign(z[i]);
             z[i] = z[i] - t * c;
             for (int r = 0; r < world; r++)
                 bufs[r][base + i] = t * c;

@@ -21,6 +21,9 @@
  * (onebit/adam.py OnebitAdam.step "corrected_tensor_size"). 0 for n = 0. */
 size_t zs_onebit_padded_size(size_t n, int world);
 
+/* The compressed sign of y: -1 if y < 0, else +1 (0, -0 and NaN give +1). */
+float zs_onebit_sign(float y);
+
 /* The L2 norm of every 1-bit quantity: fl32(sqrt(sum of y_i^2)), squares and sum in double in index
  * order (DeepSpeed leaves the order to torch.linalg.norm / .pow(2).sum().sqrt() on the GPU). */
 float zs_onebit_norm(const float *y, size_t len);
