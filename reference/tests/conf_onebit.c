@@ -23,6 +23,12 @@ static void start(zs_engine *e, zs_case *kase, const test_run_config *rc)
         fail_msg("engine: %s", err.msg);
 }
 
+static void finish(zs_engine *e, zs_case *kase)
+{
+    zs_engine_free(e);
+    zs_case_free(kase);
+}
+
 static void step(zs_engine *e)
 {
     zs_step_report rep;
@@ -54,8 +60,7 @@ static void test_initialisation_call(void **s)
     for (size_t i = 0; i < e.model.numel; i++)
         assert_true(e.ranks[0].state[0][i] == 0.0f && e.ranks[1].state[1][i] == 0.0f);
     free(init);
-    zs_engine_free(&e);
-    zs_case_free(&kase);
+    finish(&e, &kase);
 }
 
 /* W = 1 before the freeze is Adam without bias correction in torch's operation order, bit for bit:
@@ -91,8 +96,7 @@ static void test_warmup_is_plain_adam_at_w1(void **s)
     free(p);
     free(m);
     free(v);
-    zs_engine_free(&e);
-    zs_case_free(&kase);
+    finish(&e, &kase);
 }
 
 /* During warm-up nothing is compressed, so the trajectory does not depend on W beyond the
@@ -136,8 +140,7 @@ static void test_compression_switches_allreduce_off(void **s)
         assert_true(same(e.ranks[0].state[0], e.ranks[1].state[0], n));
         assert_int_equal(!same(e.onebit->worker[0], e.onebit->worker[1], e.onebit->worker_len), frozen_before);
     }
-    zs_engine_free(&e);
-    zs_case_free(&kase);
+    finish(&e, &kase);
 }
 
 /* ZeroOneAdam: the variance interval doubles every var_update_scaler var steps and the engine
@@ -169,8 +172,7 @@ static void test_zero_one_adam_intervals(void **s)
             assert_true(same(e.ranks[0].master, e.ranks[1].master, n));
         }
     }
-    zs_engine_free(&e);
-    zs_case_free(&kase);
+    finish(&e, &kase);
 }
 
 /* OneBitLamb (W = 5: 29088 elements pad to 29200): the scaling coefficients are fixed at the first
@@ -197,8 +199,7 @@ static void test_onebit_lamb_flat_momentum(void **s)
     for (int t = 0; t < e.onebit->n_tensors; t++)
         inv_sum += 1.0 / e.onebit->scaling_coeff[t];
     assert_true(fabs(inv_sum - e.onebit->n_tensors) < 1e-9);
-    zs_engine_free(&e);
-    zs_case_free(&kase);
+    finish(&e, &kase);
 }
 
 /* Not modelled / not allowed: ZeRO (DeepSpeed asserts), fp16/bf16 (FP16_Optimizer wrapping). */
@@ -219,8 +220,7 @@ static void test_rejections(void **s)
     zs_engine e;
     assert_int_equal(zs_engine_init(&e, &kase, 2, &err), -1);
     assert_non_null(strstr(err.msg, "bf16"));
-    zs_engine_free(&e);
-    zs_case_free(&kase);
+    finish(&e, &kase);
 }
 
 int main(void)
