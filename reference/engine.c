@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clip.h"
+#include "onebit/onebit.h"
 #include "precision.h"
 #include "rng.h"
 #include "sched/scheduler.h"
@@ -124,6 +125,8 @@ int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
                             "use the client's optimizer, which a config file cannot describe)");
     e->optim = zs_optim_ops_for(&e->cfg->optimizer);
     if (!e->optim)
+        e->optim = zs_onebit_ops_for(&e->cfg->optimizer);   /* states only; the step is the hook's */
+    if (!e->optim)
         return zs_fail(err, "optimizer.type \"%s\" is not implemented by the reference yet",
                        e->cfg->optimizer.type_name);
     if (zs_gpt2_init(&e->model, kase->model, err))
@@ -158,6 +161,8 @@ int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
     free(init_flat);
     if (alloc_work_buffers(e))
         return zs_fail(err, "out of memory allocating work buffers");
+    if (!e->optim->step)
+        return zs_onebit_init(e, err);
     return 0;
 }
 
@@ -191,6 +196,7 @@ void zs_engine_free(zs_engine *e)
     free_array(e->recv, e->world);
     free_array(e->gathered, e->world);
     free(e->tokens);
+    zs_onebit_free(e->onebit);
     zs_partition_free(&e->part);
     zs_gpt2_free(&e->model);
     memset(e, 0, sizeof *e);
@@ -319,7 +325,8 @@ static double run_micro_step(zs_engine *e, int m, float dloss)
 static void reduce_at_boundary(zs_engine *e)
 {
     if (e->stage == 0) {
-        all_reduce_gradients(e);
+        if (!e->onebit || zs_onebit_allreduce_enabled(e->onebit))   /* enable_backward_allreduce */
+            all_reduce_gradients(e);
     } else if (e->stage == 1) {
         float *grads[ZS_MAX_WORLD];
         for (int r = 0; r < e->world; r++)
@@ -481,7 +488,12 @@ int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err)
         /* DeepSpeed unscales with the scale *after* this step's update (unscale_and_clip_grads reads
          * self.loss_scale once _update_scale has run): on a growth step gradients are divided by 2S. */
         float unscale = (float)zs_loss_scaler_scale(&e->scaler);
-        optimizer_step(e, zs_clip_inverse_scale(norm_scaled, unscale, e->cfg->gradient_clipping), rep->lr);
+        if (e->onebit) {   /* the 1-bit family steps all ranks at once, clipping each rank's own gradient */
+            if (zs_onebit_step(e, rep->lr, unscale, err))
+                return -1;
+        } else {
+            optimizer_step(e, zs_clip_inverse_scale(norm_scaled, unscale, e->cfg->gradient_clipping), rep->lr);
+        }
         publish_params(e);
         e->applied_steps++;   /* the LR scheduler advances only on applied steps */
     }

@@ -47,6 +47,8 @@ typedef struct zs_step_report {
     int skipped;             /* the optimizer step was skipped */
 } zs_step_report;
 
+struct zs_onebit;   /* reference/onebit/onebit.h */
+
 typedef struct zs_engine {
     const zs_case *kase;
     const zs_ds_config *cfg;
@@ -57,6 +59,7 @@ typedef struct zs_engine {
     zs_gpt2 model;
     zs_partition part;
     const zs_optim_ops *optim;
+    struct zs_onebit *onebit;   /* the 1-bit family: owns the whole step (and the all-reduce switch) */
     zs_loss_scaler scaler;
     zs_comm comm;
     zs_rank *ranks;

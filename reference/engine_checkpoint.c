@@ -5,9 +5,21 @@
 
 #include "precision.h"
 
+/* The 1-bit optimizers keep per-rank error-feedback buffers whose length depends on W, and 0/1 Adam
+ * lets ranks' parameters diverge: neither fits a checkpoint of partitions. */
+int zs_engine_can_checkpoint(const zs_engine *e, const char *what, zs_error *err)
+{
+    if (!e->onebit)
+        return 0;
+    return zs_fail(err, "%s: not supported with optimizer.type \"%s\" (its per-rank error-feedback state depends on "
+                        "the world size; docs/spec/checkpoint.md)", what, e->cfg->optimizer.type_name);
+}
+
 int zs_engine_checkpoint(const zs_engine *e, const char *generator, zs_checkpoint *c, zs_error *err)
 {
     memset(c, 0, sizeof *c);
+    if (zs_engine_can_checkpoint(e, "checkpoints", err))
+        return -1;
     snprintf(c->generator, sizeof c->generator, "%s", generator);
     snprintf(c->case_name, sizeof c->case_name, "%s", e->kase->name);
     snprintf(c->precision, sizeof c->precision, "%s", zs_precision_name(e->cfg->precision));
@@ -124,7 +136,7 @@ static void refresh_model_params(zs_engine *e, const float *full_master)
 
 int zs_engine_resume(zs_engine *e, const zs_checkpoint *c, zs_error *err)
 {
-    if (check_compatible(e, c, err))
+    if (zs_engine_can_checkpoint(e, "resuming from a checkpoint", err) || check_compatible(e, c, err))
         return -1;
     size_t numel = e->model.numel;
     float *full = malloc((size_t)(1 + c->n_state) * numel * sizeof(float));

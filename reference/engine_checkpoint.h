@@ -11,6 +11,10 @@
 #include "engine.h"
 #include "zerospec/checkpoint.h"
 
+/* 0 when the engine's state fits a checkpoint; -1 naming `what` is refused and why otherwise (the
+ * 1-bit optimizers: per-rank error-feedback buffers sized by the world size, diverging ranks). */
+int zs_engine_can_checkpoint(const zs_engine *e, const char *what, zs_error *err);
+
 /* Fills `out` with what the engine's ranks hold now (between steps). */
 int zs_engine_checkpoint(const zs_engine *e, const char *generator, zs_checkpoint *out, zs_error *err);
 

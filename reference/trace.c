@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "onebit/onebit.h"
+
 int zs_st_add_model_params(zs_st_writer *w, const zs_gpt2 *m, const char *prefix, const float *flat,
                            zs_error *err)
 {
@@ -101,6 +103,8 @@ int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs
             if (zs_st_add_f32(t->w, name, rk->state[s], len, err))
                 return -1;
         }
+        if (e->onebit && zs_onebit_trace_rank(t->w, e->onebit, k, r, err))
+            return -1;
     }
     zs_engine_gather_master(e, t->full);
     snprintf(name, sizeof name, "step%lld/param/", k);

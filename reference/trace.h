@@ -12,6 +12,11 @@
  *                                  and clipping (model-dtype values; F32)
  *   step<k>/rank<r>/master         rank r's fp32 master partition after the step
  *   step<k>/rank<r>/<state>        rank r's optimizer state partitions after the step (exp_avg, ...)
+ *   step<k>/rank<r>/worker_error, server_error   1-bit family: rank r's compression error buffers
+ *                                  (per tensor, concatenated; OnebitLamb: one pair for the flat momentum)
+ *   step<k>/rank<r>/lrs            ZeroOneAdam: sum of lr since the last synchronisation (F64 scalar)
+ *   step<k>/rank<r>/exp_avg_padding, lamb_coeff_freeze, last_factor, scaling_coeff   OnebitLamb: the
+ *                                  flat momentum's padding tail (F32) and per-tensor coefficients (F64)
  *   step<k>/param/<name>           consolidated fp32 master parameters after the step
  *   step<k>/model/<name>           fp16/bf16 only: the model parameters in the model dtype after the step
  * __metadata__: format, format_version, spec_version, generator, deepspeed_version, case,

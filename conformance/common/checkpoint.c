@@ -540,6 +540,26 @@ static int trace_run_description(const zs_st_file *t, const char *name, zs_check
     return 0;
 }
 
+int zs_ckpt_trace_restartable(const zs_st_file *t, zs_error *why)
+{
+    const zs_st_tensor *m0 = zs_st_find(t, "step1/rank0/master");
+    if (!m0)
+        return zs_fail(why, "the trace has no step 1"), 0;
+    int n = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const char *tn = t->tensors[i].name;
+        if (strncmp(tn, "step1/rank0/", 12) || !strcmp(tn + 12, "loss") || !strcmp(tn + 12, "grad") ||
+            !strcmp(tn + 12, "master"))
+            continue;
+        if (t->tensors[i].numel != m0->numel)
+            return zs_fail(why, "per-rank state \"%s\" is not partition-shaped (%zu elements, the partition has "
+                                "%zu): a zerospec checkpoint cannot hold it", tn + 12, t->tensors[i].numel, m0->numel), 0;
+        if (++n > ZS_CKPT_MAX_STATE)
+            return zs_fail(why, "more than %d per-rank optimizer states", ZS_CKPT_MAX_STATE), 0;
+    }
+    return 1;
+}
+
 /* The optimizer-state names recorded for rank 0 at step k: every step<k>/rank0/<x> but loss, grad and
  * master. */
 static int trace_state_names(const zs_st_file *t, const char *name, int64_t k, zs_checkpoint *c, zs_error *err)

@@ -51,7 +51,8 @@ typedef struct zs_optim_ops {
 
 /* The rule DeepSpeed v0.19.6 uses for this config without offload (engine.py
  * _configure_basic_optimizer). NULL when the optimizer is not a partition-local update: the 1-bit
- * family (needs the cross-rank compressed all-reduce), Muon, MuAdam/MuAdamW/MuSGD, or ZS_OPT_NONE. */
+ * family (a step-level hook over all ranks: reference/onebit/onebit.h), Muon, MuAdam/MuAdamW/MuSGD,
+ * or ZS_OPT_NONE. */
 const zs_optim_ops *zs_optim_ops_for(const zs_optimizer_config *hp);
 
 /* The individual rules (one file each). */

@@ -22,8 +22,8 @@ const zs_optim_ops *zs_optim_ops_for(const zs_optimizer_config *hp)
     case ZS_OPT_SGD:
         return &zs_optim_torch_sgd;
     default:
-        /* NONE, the 1-bit family (cross-rank compressed all-reduce), Muon, MuAdam/MuAdamW/MuSGD:
-         * planned, see docs/spec/onebit-muon-design.md. */
+        /* NONE; the 1-bit family (reference/onebit/: a step-level engine hook, not a partition rule);
+         * Muon, MuAdam/MuAdamW/MuSGD: planned, see docs/spec/onebit-muon-design.md. */
         return NULL;
     }
 }

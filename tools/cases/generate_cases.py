@@ -19,6 +19,8 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "conformance", "cases"
 SMALL = {"vocab": 29, "seq": 8, "channels": 16, "layers": 1, "heads": 2}
 # 1024 parameters: enough structure for every layer, small fixtures.
 MICRO = {"vocab": 13, "seq": 4, "channels": 8, "layers": 1, "heads": 2}
+# 296 parameters: for the 1-bit family, whose traces hold several per-rank buffers per step.
+NANO = {"vocab": 7, "seq": 4, "channels": 4, "layers": 1, "heads": 2}
 SEED = 20261123
 
 BASE = {
@@ -138,6 +140,22 @@ def main():
                                                                          "nesterov": True, "weight_decay": 0.01}})))
     names.append(case("opt_torch_adamw_zero2", "torch_adam: torch.optim.AdamW semantics under ZeRO-2.",
                       {"optimizer": {"type": "AdamW", "params": {"lr": 0.01, "torch_adam": True, "weight_decay": 0.01}}}))
+    # The 1-bit family (stage 0, fp32 only; constant lr, so that every phase moves the weights). Call 1
+    # is DeepSpeed's initialisation call; the compressed phases make every tensor depend on W.
+    onebit = {"zero_optimization": {"stage": 0}, "scheduler": None, "gradient_clipping": 0.0}
+    names.append(case("opt_onebit_adam", "OneBitAdam, freeze_step 3: init call, warm-up (steps 2-3), then "
+                      "compressed momentum with the gradient all-reduce off (steps 4-5).",
+                      dict(onebit, optimizer={"type": "OneBitAdam", "params": {
+                          "lr": 0.002, "freeze_step": 3, "weight_decay": 0.01}}), model=NANO, worlds=(1, 2, 3, 4), steps=5))
+    names.append(case("opt_zero_one_adam", "ZeroOneAdam (spelled ZeroOneAdam): variance interval doubling every 2 "
+                      "var steps, var_freeze_step 5, then local steps synchronised every 1-2 steps.",
+                      dict(onebit, optimizer={"type": "ZeroOneAdam", "params": {
+                          "lr": 0.002, "var_freeze_step": 5, "var_update_scaler": 2, "local_step_scaler": 2,
+                          "local_step_clipper": 2, "weight_decay": 0.01}}), model=NANO, worlds=(1, 2, 3), steps=9))
+    names.append(case("opt_onebit_lamb", "OnebitLamb (type spelled as DeepSpeed's class), freeze_step 3: one flat "
+                      "compressed momentum over all tensors, frozen trust ratios scaled by a bounded factor.",
+                      dict(onebit, optimizer={"type": "OnebitLamb", "params": {
+                          "lr": 0.002, "freeze_step": 3, "weight_decay": 0.01}}), model=NANO, worlds=(1, 2, 3), steps=6))
     # Every scheduler (micro model, enough steps to pass their phases).
     names.append(case("sched_warmup_decay", "WarmupDecayLR: 2 warm-up steps, linear decay to step 6.",
                       {"scheduler": {"type": "WarmupDecayLR", "params": {"warmup_min_lr": 0, "warmup_max_lr": 0.01,

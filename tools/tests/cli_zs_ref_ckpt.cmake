@@ -22,4 +22,9 @@ if(TARGET zs-ref AND TARGET zs-check)
     COMMAND ${ZS_REF} ckpt consolidate somewhere)
   zs_add_cli_test(zs_ref.resume_missing STATUS nonzero REGEX "error: .*no/such/ckpt: not a checkpoint directory"
     COMMAND ${ZS_REF} --case ${CASES}/fp32_zero2_adamw.json --resume /no/such/ckpt)
+  zs_add_cli_test(zs_ref.ckpt_refused_for_onebit STATUS nonzero REGEX "--save: not supported with optimizer.type \"OneBitAdam\""
+    COMMAND ${ZS_REF} --case ${CASES}/opt_onebit_adam.json --save ${CMAKE_CURRENT_BINARY_DIR}/never_written)
+  zs_add_cli_test(zs_check.teacher_forcing_skips_onebit STATUS zero REGEX "^SKIP opt_zero_one_adam w2: teacher forcing does not apply"
+    COMMAND ${ZS_CHECK} run --impl ${ZS_REF} --fixtures ${PROJECT_SOURCE_DIR}/fixtures --teacher-forcing
+            --cases ${CASES}/opt_zero_one_adam.json --worlds 2)
 endif()

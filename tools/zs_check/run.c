@@ -251,6 +251,12 @@ static void run_teacher_forced(const zs_run_options *o, const char *fixture, con
         snprintf(rec->reason, sizeof rec->reason, "%s", err.msg);
         return;
     }
+    if (steps > 1 && !zs_ckpt_trace_restartable(&golden, &err)) {
+        rec->verdict = ZS_SKIP;
+        snprintf(rec->reason, sizeof rec->reason, "teacher forcing does not apply: %s", err.msg);
+        zs_st_file_free(&golden);
+        return;
+    }
     char ckpt[4096 + 16], steps_arg[24], step_reason[sizeof rec->reason];
     snprintf(ckpt, sizeof ckpt, "%s/w%d.ckpt", p->dir, rec->world);
     for (int k = 0; k < steps; k++) {

@@ -230,6 +230,8 @@ static int run(const options *o, zs_case *kase)
     int status = 2;
     if (zs_engine_init(&e, kase, world, &err))
         goto done;
+    if (o->save_dir && zs_engine_can_checkpoint(&e, "--save", &err))
+        goto done;
     if (o->resume_dir && resume(&e, o->resume_dir, kase->steps, &err))
         goto done;
     status = 1;

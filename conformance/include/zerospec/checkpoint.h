@@ -79,6 +79,11 @@ void zs_ckpt_remove(const char *dir);
 int zs_ckpt_from_trace(const zs_st_file *trace, const char *trace_name, int64_t k, zs_checkpoint *c,
                        zs_error *err);
 
+/* 1 when every per-rank tensor of the trace besides loss and grad is a partition-length state (so
+ * zs_ckpt_from_trace can express it); 0 with the reason otherwise (e.g. the 1-bit optimizers'
+ * error-feedback buffers, whose length depends on the world size, not the partition). */
+int zs_ckpt_trace_restartable(const zs_st_file *trace, zs_error *why);
+
 #ifdef __cplusplus
 }
 #endif
