@@ -165,6 +165,13 @@ int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
         return zs_fail(err, "the config has no \"optimizer\" block; zs-ref needs one (DeepSpeed would "
                             "use the client's optimizer, which a config file cannot describe)");
     e->optim = zs_optim_ops_for(&e->cfg->optimizer);
+    zs_optimizer_type type = e->cfg->optimizer.type;
+    if (!e->optim && (type == ZS_OPT_MUADAM || type == ZS_OPT_MUADAMW || type == ZS_OPT_MUSGD))
+        return zs_fail(err, "optimizer.type \"%s\" is not implemented by the reference: mup's optimizers need "
+                            "every parameter's infshape from mup.set_base_shapes(model, base_model), i.e. a base "
+                            "width for each dimension, which a DeepSpeed config does not contain "
+                            "(docs/spec/optimizers.md §8)",
+                       e->cfg->optimizer.type_name);
     if (!e->optim)
         return zs_fail(err, "optimizer.type \"%s\" is not implemented by the reference yet",
                        e->cfg->optimizer.type_name);

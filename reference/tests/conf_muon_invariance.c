@@ -192,6 +192,14 @@ static void test_rejections(void **unused)
     assert_non_null(strstr(err.msg, "gradient_accumulation_steps 12"));
     zs_engine_free(&e);
     zs_case_free(&kase);
+    rc = muon_run(1, 2);   /* MuP: the base widths are missing from the input */
+    rc.extra = "\"zero_allow_untested_optimizer\": true,";
+    rc.optimizer = "{\"type\": \"MuSGD\", \"params\": {\"lr\": 0.1}}";
+    make_case(&rc, &kase);
+    assert_int_equal(zs_engine_init(&e, &kase, 2, &err), -1);
+    assert_non_null(strstr(err.msg, "mup.set_base_shapes"));
+    zs_engine_free(&e);
+    zs_case_free(&kase);
 }
 
 int main(void)
