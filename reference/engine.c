@@ -107,6 +107,48 @@ static int alloc_work_buffers(zs_engine *e)
     return 0;
 }
 
+/* The flat layout: one group in model order, or (Muon) the muon group sorted, then the rest. */
+static int init_param_groups(zs_engine *e, zs_error *err)
+{
+    int n = e->model.n_params, counts[2] = {n, 0}, rc;
+    size_t *sizes = malloc(sizeof(size_t) * (size_t)n);
+    int *order = malloc(sizeof(int) * (size_t)n);
+    if (!sizes || !order) {
+        free(sizes);
+        free(order);
+        return zs_fail(err, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        sizes[i] = e->model.params[i].numel;
+        order[i] = i;
+    }
+    e->matrix_optim = zs_optim_matrix_ops_for(&e->cfg->optimizer);
+    if (e->matrix_optim) {
+        counts[0] = zs_muon_param_order(&e->model, order);
+        counts[1] = n - counts[0];
+    }
+    rc = zs_partition_init_grouped(&e->part, e->stage, e->world, sizes, n, order, counts, e->matrix_optim ? 2 : 1);
+    free(sizes);
+    free(order);
+    return rc ? zs_fail(err, "out of memory") : 0;
+}
+
+/* What the reference does not model of Muon (docs/spec/optimizers.md §8). */
+static int check_muon_scope(const zs_engine *e, zs_error *err)
+{
+    if (e->stage == 3)
+        return zs_fail(err, "optimizer.type \"Muon\" with zero_optimization.stage 3 is not implemented by the "
+                            "reference (DeepSpeed v0.19.6 runs it only with reduce_scatter false, through "
+                            "stage3.py's sub-group momentum path); use stage 0, 1 or 2");
+    if (e->stage > 0 && e->batch.grad_accum_steps > 1)
+        return zs_fail(err, "optimizer.type \"Muon\" with gradient_accumulation_steps %lld at stage %d is not "
+                            "modelled: the reference orthogonalises only a single micro-step's reduced gradient "
+                            "(DeepSpeed's get_flat_partition accumulation across micro-steps is not pinned "
+                            "down); use gradient_accumulation_steps 1",
+                       (long long)e->batch.grad_accum_steps, e->stage);
+    return 0;
+}
+
 int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
 {
     memset(e, 0, sizeof *e);
@@ -124,22 +166,24 @@ int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
         return zs_fail(err, "the config has no \"optimizer\" block; zs-ref needs one (DeepSpeed would "
                             "use the client's optimizer, which a config file cannot describe)");
     e->optim = zs_optim_ops_for(&e->cfg->optimizer);
+    zs_optimizer_type type = e->cfg->optimizer.type;
+    if (!e->optim && (type == ZS_OPT_MUADAM || type == ZS_OPT_MUADAMW || type == ZS_OPT_MUSGD))
+        return zs_fail(err, "optimizer.type \"%s\" is not implemented by the reference: mup's optimizers need "
+                            "every parameter's infshape from mup.set_base_shapes(model, base_model), i.e. a base "
+                            "width for each dimension, which a DeepSpeed config does not contain "
+                            "(docs/spec/optimizers.md §8)",
+                       e->cfg->optimizer.type_name);
     if (!e->optim)
         e->optim = zs_onebit_ops_for(&e->cfg->optimizer);   /* states only; the step is the hook's */
     if (!e->optim)
         return zs_fail(err, "optimizer.type \"%s\" is not implemented by the reference yet",
                        e->cfg->optimizer.type_name);
+    if (e->cfg->optimizer.type == ZS_OPT_MUON && check_muon_scope(e, err))
+        return -1;
     if (zs_gpt2_init(&e->model, kase->model, err))
         return -1;
-    size_t *sizes = malloc(sizeof(size_t) * (size_t)e->model.n_params);
-    if (!sizes)
-        return zs_fail(err, "out of memory");
-    for (int i = 0; i < e->model.n_params; i++)
-        sizes[i] = e->model.params[i].numel;
-    int rc = zs_partition_init(&e->part, e->stage, world, sizes, e->model.n_params);
-    free(sizes);
-    if (rc)
-        return zs_fail(err, "out of memory");
+    if (init_param_groups(e, err))
+        return -1;
     if (zs_loss_scaler_init(&e->scaler, e->cfg, err))
         return -1;
     e->master_is_model = e->stage == 0 && e->model_dtype == ZS_F32;
@@ -161,8 +205,13 @@ int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err)
     free(init_flat);
     if (alloc_work_buffers(e))
         return zs_fail(err, "out of memory allocating work buffers");
-    if (!e->optim->step)
-        return zs_onebit_init(e, err);
+    if (!e->optim->step && zs_onebit_init(e, err))   /* the 1-bit family owns the step */
+        return -1;
+    if (e->matrix_optim && e->stage > 0) {
+        if (!(e->muon = malloc(sizeof *e->muon)))
+            return zs_fail(err, "out of memory");
+        return zs_muon_init(e->muon, e, err);
+    }
     return 0;
 }
 
@@ -197,6 +246,9 @@ void zs_engine_free(zs_engine *e)
     free_array(e->gathered, e->world);
     free(e->tokens);
     zs_onebit_free(e->onebit);
+    if (e->muon)
+        zs_muon_free(e->muon);
+    free(e->muon);
     zs_partition_free(&e->part);
     zs_gpt2_free(&e->model);
     memset(e, 0, sizeof *e);
@@ -370,6 +422,23 @@ static int check_overflow(zs_engine *e)
 /* ------------------------------------------------------------------------------------------------
  * Optimizer and parameter publication. */
 
+/* Runs param group g's rule on elements [off, off + n) of rank rk's partition. The matrix group
+ * (Muon's group 0) uses the scheduler's lr from the optimizer lr (muon_lr); the other group from
+ * adam_lr for Muon: DeepSpeed's schedulers write every group's lr, from each group's own base. */
+static void group_step(zs_engine *e, int g, const zs_optim_step *st, zs_rank *rk, float *g32, size_t off,
+                       size_t n)
+{
+    const zs_optimizer_config *hp = &e->cfg->optimizer;
+    const zs_optim_ops *ops = e->matrix_optim && g == 0 ? e->matrix_optim : e->optim;
+    zs_optim_step gs = *st;
+    if (e->matrix_optim && g == 1)
+        gs.lr = zs_sched_lr(&e->cfg->scheduler, hp->adam_lr, e->applied_steps);
+    float *state[ZS_OPTIM_MAX_STATE] = {0};
+    for (int s = 0; s < ops->n_state; s++)
+        state[s] = rk->state[s] + off;
+    ops->step(hp, &gs, rk->master + off, g32 + off, state, n);
+}
+
 static void optimizer_step(zs_engine *e, float inv_scale, double lr)
 {
     const zs_optimizer_config *hp = &e->cfg->optimizer;
@@ -381,18 +450,16 @@ static void optimizer_step(zs_engine *e, float inv_scale, double lr)
         float *g32 = e->recv[r];   /* free at this point: the fp32 copy of the gradient partition */
         for (size_t j = 0; j < e->part.len; j++)
             g32[j] = rk->grad_part[j] * inv_scale;
-        if (e->stage > 0) {   /* ZeRO: the inner optimizer sees one flat partition per rank */
-            e->optim->step(hp, &st, rk->master, g32, rk->state, e->part.len);
+        if (e->stage > 0) {   /* ZeRO: the inner optimizer sees one flat partition per (group, rank) */
+            for (int g = 0; g < e->part.n_groups; g++)
+                group_step(e, g, &st, rk, g32, e->part.group_offset[g], e->part.group_len[g]);
             continue;
         }
         /* Stage 0: the optimizer gets the model's parameter tensors one by one (per-tensor quantities
          * such as Lamb's trust ratio are per parameter, as with a plain torch optimizer). */
         for (int p = 0; p < e->model.n_params; p++) {
-            size_t off = e->model.params[p].offset;
-            float *state[ZS_OPTIM_MAX_STATE] = {0};
-            for (int s = 0; s < e->optim->n_state; s++)
-                state[s] = rk->state[s] + off;
-            e->optim->step(hp, &st, rk->master + off, g32 + off, state, e->model.params[p].numel);
+            int g = e->matrix_optim && !zs_muon_uses_muon(&e->model.params[p]);
+            group_step(e, g, &st, rk, g32, e->model.params[p].offset, e->model.params[p].numel);
         }
     }
 }
@@ -470,6 +537,10 @@ int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err)
         loss_sum += run_micro_step(e, m, dloss);
     rep->loss = (float)(loss_sum / (double)(gas * e->world));
     reduce_at_boundary(e);
+    /* Muon (ZeRO-1/2): orthogonalise before the overflow check, norm and unscale, as DeepSpeed's
+     * gradient epilogue does; an Inf/NaN gradient therefore reaches the momentum buffers. */
+    if (e->muon && zs_muon_orthogonalise(e->muon, e, err))
+        return zs_error_prefix(err, "step %lld", (long long)rep->step);
 
     rep->overflow = overflow_check_enabled(e) ? check_overflow(e) : 0;
     if (zs_loss_scaler_update(&e->scaler, rep->overflow, err))   /* before the norm, as DeepSpeed */
@@ -508,13 +579,15 @@ int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err)
 
 zs_rank_bytes zs_engine_rank_bytes(const zs_engine *e, int rank)
 {
-    (void)rank;   /* every rank holds the same amounts (partitions have equal length) */
+    /* every rank holds the same amounts (partitions have equal length), Muon's momentum aside */
     int64_t msize = (int64_t)zs_dtype_size(e->model_dtype);
     int64_t numel = (int64_t)e->model.numel, len = (int64_t)e->part.len;
     zs_rank_bytes b;
     b.params = (e->stage == 3 ? len : numel) * msize;
     b.grads = (e->stage <= 1 ? numel : len) * msize;
     b.optimizer = (int64_t)e->optim->n_state * len * 4 + (e->master_is_model ? 0 : len * 4);
+    if (e->muon)   /* Muon's momentum buffers are in the gradient dtype and differ per rank */
+        b.optimizer += (int64_t)e->muon->momentum_len[rank] * msize;
     return b;
 }
 

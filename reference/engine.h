@@ -13,6 +13,7 @@
 #include "collectives.h"
 #include "gpt2.h"
 #include "loss_scaler.h"
+#include "muon/muon.h"
 #include "optim/optimizer.h"
 #include "partition.h"
 #include "zerospec/case.h"
@@ -60,6 +61,10 @@ typedef struct zs_engine {
     zs_partition part;
     const zs_optim_ops *optim;
     struct zs_onebit *onebit;   /* the 1-bit family: owns the whole step (and the all-reduce switch) */
+    /* Param groups (docs/spec/optimizers.md §8): one, unless the optimizer has a matrix group (Muon):
+     * then group 0 = the muon group with matrix_optim, group 1 = the rest with optim. */
+    const zs_optim_ops *matrix_optim;
+    zs_muon *muon;           /* Muon at stages 1-2: the gradient-path orthogonalisation */
     zs_loss_scaler scaler;
     zs_comm comm;
     zs_rank *ranks;

@@ -5,14 +5,19 @@
 
 #include "precision.h"
 
-/* The 1-bit optimizers keep per-rank error-feedback buffers whose length depends on W, and 0/1 Adam
- * lets ranks' parameters diverge: neither fits a checkpoint of partitions. */
+/* The 1-bit optimizers keep per-rank error-feedback buffers whose length depends on W (and 0/1 Adam
+ * lets ranks' parameters diverge); Muon regroups the flat layout and keeps whole-parameter momentum
+ * per rank: none of it fits a checkpoint of plain partitions. */
 int zs_engine_can_checkpoint(const zs_engine *e, const char *what, zs_error *err)
 {
-    if (!e->onebit)
-        return 0;
-    return zs_fail(err, "%s: not supported with optimizer.type \"%s\" (its per-rank error-feedback state depends on "
-                        "the world size; docs/spec/checkpoint.md)", what, e->cfg->optimizer.type_name);
+    if (e->onebit)
+        return zs_fail(err, "%s: not supported with optimizer.type \"%s\" (its per-rank error-feedback state depends "
+                            "on the world size; docs/spec/checkpoint.md)", what, e->cfg->optimizer.type_name);
+    if (e->matrix_optim)
+        return zs_fail(err, "%s: not supported with optimizer.type \"%s\" (its param groups reorder the flat layout "
+                            "and its momentum holds whole parameters per rank; docs/spec/checkpoint.md)", what,
+                       e->cfg->optimizer.type_name);
+    return 0;
 }
 
 int zs_engine_checkpoint(const zs_engine *e, const char *generator, zs_checkpoint *c, zs_error *err)

@@ -7,17 +7,23 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
+/* Stages 1-2: every group g padded to a multiple of 2W (nccl_start_alignment_factor * world). */
+static size_t aligned_piece(size_t numel, size_t W)
+{
+    size_t align = 2 * W;                 /* nccl_start_alignment_factor * world */
+    return ceil_div(numel, align) * align / W;
+}
+
 int zs_partition_init(zs_partition *p, int stage, int world, const size_t *param_numel, int n_params)
 {
-    *p = (zs_partition){.stage = stage, .world = world};
+    *p = (zs_partition){.stage = stage, .world = world, .n_groups = 1};
     for (int i = 0; i < n_params; i++)
         p->numel += param_numel[i];
     size_t W = (size_t)world;
     if (stage == 0) {
         p->len = p->numel;
     } else if (stage == 1 || stage == 2) {
-        size_t align = 2 * W;                 /* nccl_start_alignment_factor * world */
-        p->len = ceil_div(p->numel, align) * align / W;
+        p->len = aligned_piece(p->numel, W);
     } else {
         p->n_params = n_params;
         p->param_numel = malloc(sizeof(size_t) * (size_t)n_params);
@@ -39,6 +45,48 @@ int zs_partition_init(zs_partition *p, int stage, int world, const size_t *param
         }
         p->len = shard_off;
     }
+    p->group_len[0] = p->len;
+    return 0;
+}
+
+int zs_partition_init_grouped(zs_partition *p, int stage, int world, const size_t *param_numel, int n_params,
+                              const int *order, const int *group_count, int n_groups)
+{
+    if (zs_partition_init(p, stage, world, param_numel, n_params))
+        return -1;
+    if (stage != 1 && stage != 2)
+        return 0;
+    size_t W = (size_t)world, *model_offset = malloc(sizeof(size_t) * (size_t)n_params);
+    if (!model_offset)
+        return -1;
+    for (int i = 0; i < n_params; i++)
+        model_offset[i] = i ? model_offset[i - 1] + param_numel[i - 1] : 0;
+    p->n_groups = n_groups;
+    p->len = 0;
+    for (int g = 0, first = 0; g < n_groups; first += group_count[g], g++) {
+        size_t numel = 0;
+        for (int k = first; k < first + group_count[g]; k++)
+            numel += param_numel[order[k]];
+        p->group_offset[g] = p->len;
+        p->group_len[g] = aligned_piece(numel, W);
+        p->len += p->group_len[g];
+    }
+    p->map = malloc(sizeof(int64_t) * W * (p->len ? p->len : 1));
+    if (!p->map) {
+        free(model_offset);
+        return -1;
+    }
+    for (size_t i = 0; i < W * p->len; i++)
+        p->map[i] = -1;
+    for (int g = 0, first = 0; g < n_groups; first += group_count[g], g++) {
+        size_t flat = 0;   /* position in group g's flat buffer; rank r owns [r*P_g, (r+1)*P_g) */
+        for (int k = first; k < first + group_count[g]; k++)
+            for (size_t e = 0; e < param_numel[order[k]]; e++, flat++) {
+                size_t r = flat / p->group_len[g], j = p->group_offset[g] + flat % p->group_len[g];
+                p->map[r * p->len + j] = (int64_t)(model_offset[order[k]] + e);
+            }
+    }
+    free(model_offset);
     return 0;
 }
 
@@ -48,6 +96,7 @@ void zs_partition_free(zs_partition *p)
     free(p->param_offset);
     free(p->shard_len);
     free(p->shard_offset);
+    free(p->map);
     *p = (zs_partition){0};
 }
 
@@ -71,6 +120,8 @@ int64_t zs_partition_model_index(const zs_partition *p, int rank, size_t j)
         return -1;
     if (p->stage == 0)
         return (int64_t)j;
+    if (p->map)
+        return p->map[(size_t)rank * p->len + j];
     if (p->stage == 1 || p->stage == 2) {
         size_t flat = (size_t)rank * p->len + j;
         return flat < p->numel ? (int64_t)flat : -1;

@@ -9,6 +9,10 @@
  *   stage 3   : DeepSpeed partition_parameters.py — every parameter p separately: shard
  *               P_p = ceil(n_p / W); rank r owns elements [r*P_p, (r+1)*P_p) of p (those >= n_p are
  *               padding); the rank's partition is the concatenation of its shards in HF order.
+ *
+ * Grouped layout (stages 1, 2; zs_partition_init_grouped): DeepSpeed flattens, pads and partitions
+ * each optimizer param group separately, in the groups' own parameter order; a rank's partition is
+ * its piece of group 0, then of group 1, ... (Muon: the sorted muon group, then the Adam group).
  */
 #ifndef ZS_REFERENCE_PARTITION_H
 #define ZS_REFERENCE_PARTITION_H
@@ -16,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#define ZS_PARTITION_MAX_GROUPS 2
 
 typedef struct zs_partition {
     int stage;
@@ -28,10 +34,20 @@ typedef struct zs_partition {
     size_t *param_offset;    /* offset of p in the flat model buffer */
     size_t *shard_len;       /* P_p */
     size_t *shard_offset;    /* offset of p's shard inside a rank partition */
+    /* param groups: one (the whole partition) unless built by zs_partition_init_grouped */
+    int n_groups;
+    size_t group_len[ZS_PARTITION_MAX_GROUPS];      /* P_g: group g's piece of every rank partition */
+    size_t group_offset[ZS_PARTITION_MAX_GROUPS];   /* where that piece starts in the partition */
+    int64_t *map;            /* grouped stages 1-2: model index of element j of rank r at [r*len + j] */
 } zs_partition;
 
 /* param_numel: n_params sizes in flat (HF) order. Returns -1 only on allocation failure. */
 int zs_partition_init(zs_partition *p, int stage, int world, const size_t *param_numel, int n_params);
+/* Stages 1-2 with param groups: order[] lists the n_params parameter indices in flat layout order,
+ * group g being the next group_count[g] of them (n_groups <= ZS_PARTITION_MAX_GROUPS). Each group is
+ * padded to a multiple of 2W and cut into W pieces. Other stages: as zs_partition_init. */
+int zs_partition_init_grouped(zs_partition *p, int stage, int world, const size_t *param_numel, int n_params,
+                              const int *order, const int *group_count, int n_groups);
 void zs_partition_free(zs_partition *p);
 
 /* Flat model index of partition element j of `rank`, or -1 for padding. */

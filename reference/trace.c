@@ -105,6 +105,11 @@ int zs_trace_step(zs_trace *t, const zs_engine *e, const zs_step_report *rep, zs
         }
         if (e->onebit && zs_onebit_trace_rank(t->w, e->onebit, k, r, err))
             return -1;
+        if (e->muon && e->muon->momentum_len[r]) {   /* Muon: whole parameters touching the partition */
+            snprintf(name, sizeof name, "step%lld/rank%d/momentum_buffer", k, r);
+            if (zs_st_add_f32(t->w, name, e->muon->momentum[r], e->muon->momentum_len[r], err))
+                return -1;
+        }
     }
     zs_engine_gather_master(e, t->full);
     snprintf(name, sizeof name, "step%lld/param/", k);

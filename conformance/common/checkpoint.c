@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -540,8 +541,22 @@ static int trace_run_description(const zs_st_file *t, const char *name, zs_check
     return 0;
 }
 
+/* Whether the trace's config names the optimizer type `type` (DeepSpeed matches it case-insensitively). */
+static int config_optimizer_is(const zs_st_file *t, const char *type)
+{
+    cJSON *cfg = cJSON_Parse(zs_st_meta(t, "config") ? zs_st_meta(t, "config") : "{}");
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cfg, "optimizer");
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(opt, "type");
+    int is = cJSON_IsString(ty) && !strcasecmp(ty->valuestring, type);
+    cJSON_Delete(cfg);
+    return is;
+}
+
 int zs_ckpt_trace_restartable(const zs_st_file *t, zs_error *why)
 {
+    if (config_optimizer_is(t, "muon"))
+        return zs_fail(why, "Muon's two param groups reorder the flat layout (docs/spec/optimizers.md §8b), which "
+                            "the checkpoint format does not describe"), 0;
     const zs_st_tensor *m0 = zs_st_find(t, "step1/rank0/master");
     if (!m0)
         return zs_fail(why, "the trace has no step 1"), 0;

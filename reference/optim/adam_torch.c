@@ -15,12 +15,7 @@
 #include <math.h>
 
 #include "optim/optimizer.h"
-
-/* at::native::lerp (ATen/native/Lerp.h): the two forms keep the result exact at w = 0 and w = 1. */
-static float torch_lerp(float self, float end, float w)
-{
-    return fabsf(w) < 0.5f ? self + w * (end - self) : end - (end - self) * (1.0f - w);
-}
+#include "optim/torch_math.h"
 
 static void torch_adam_step(const zs_optimizer_config *hp, const zs_optim_step *s, float *param,
                             const float *grad, float *const *state, size_t n)
@@ -44,7 +39,7 @@ static void torch_adam_step(const zs_optimizer_config *hp, const zs_optim_step *
             else
                 g = g + wd_f * p;
         }
-        m[i] = torch_lerp(m[i], g, lerp_w);
+        m[i] = zs_torch_lerp(m[i], g, lerp_w);
         v[i] = v[i] * b2_f;
         v[i] = v[i] + one_minus_b2 * (g * g);
         float denom = sqrtf(v[i]);

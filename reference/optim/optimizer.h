@@ -51,9 +51,12 @@ typedef struct zs_optim_ops {
 
 /* The rule DeepSpeed v0.19.6 uses for this config without offload (engine.py
  * _configure_basic_optimizer). NULL when the optimizer is not a partition-local update: the 1-bit
- * family (a step-level hook over all ranks: reference/onebit/onebit.h), Muon, MuAdam/MuAdamW/MuSGD,
- * or ZS_OPT_NONE. */
+ * family (a step-level hook over all ranks: reference/onebit/onebit.h), MuAdam/MuAdamW/MuSGD (need
+ * mup's per-parameter infshape), or ZS_OPT_NONE. Muon has two param groups: this returns the Adam
+ * group's rule (whose state the trace records); zs_optim_matrix_ops_for gives the muon group's. */
 const zs_optim_ops *zs_optim_ops_for(const zs_optimizer_config *hp);
+/* The rule of the matrix (muon) param group, or NULL when the optimizer has a single group. */
+const zs_optim_ops *zs_optim_matrix_ops_for(const zs_optimizer_config *hp);
 
 /* The individual rules (one file each). */
 extern const zs_optim_ops zs_optim_fused_adam;   /* adam.c: Adam/AdamW, default */
@@ -63,6 +66,8 @@ extern const zs_optim_ops zs_optim_fused_lamb;   /* lamb.c */
 extern const zs_optim_ops zs_optim_torch_adagrad;/* adagrad.c */
 extern const zs_optim_ops zs_optim_fused_lion;   /* lion.c */
 extern const zs_optim_ops zs_optim_torch_sgd;    /* sgd.c */
+extern const zs_optim_ops zs_optim_muon_matrix;   /* muon_adam.c: Muon's muon group (SGD, decoupled decay) */
+extern const zs_optim_ops zs_optim_muon_aux_adam; /* muon_adam.c: Muon's auxiliary Adam group */
 
 #ifdef __cplusplus
 }

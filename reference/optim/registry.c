@@ -21,9 +21,16 @@ const zs_optim_ops *zs_optim_ops_for(const zs_optimizer_config *hp)
         return &zs_optim_fused_lion;
     case ZS_OPT_SGD:
         return &zs_optim_torch_sgd;
+    case ZS_OPT_MUON:
+        return &zs_optim_muon_aux_adam;
     default:
         /* NONE; the 1-bit family (reference/onebit/: a step-level engine hook, not a partition rule);
-         * Muon, MuAdam/MuAdamW/MuSGD: planned, see docs/spec/onebit-muon-design.md. */
+         * MuAdam/MuAdamW/MuSGD (need mup's per-parameter infshape): docs/spec/optimizers.md §8. */
         return NULL;
     }
+}
+
+const zs_optim_ops *zs_optim_matrix_ops_for(const zs_optimizer_config *hp)
+{
+    return hp->type == ZS_OPT_MUON ? &zs_optim_muon_matrix : NULL;
 }

@@ -28,6 +28,7 @@ static void test_selection(void **unused)
     assert_ptr_equal(&zs_optim_torch_adagrad, ops_for(ZS_OPT_ADAGRAD, 0, 1));
     assert_ptr_equal(&zs_optim_fused_lion, ops_for(ZS_OPT_LION, 0, 1));
     assert_ptr_equal(&zs_optim_torch_sgd, ops_for(ZS_OPT_SGD, 0, 1));
+    assert_ptr_equal(&zs_optim_muon_aux_adam, ops_for(ZS_OPT_MUON, 0, 1));   /* + zs_optim_muon_matrix */
 }
 
 /* Not partition-local updates: planned (docs/spec/onebit-muon-design.md). */
@@ -35,7 +36,7 @@ static void test_unsupported_give_null(void **unused)
 {
     (void)unused;
     const zs_optimizer_type none[] = {ZS_OPT_NONE,   ZS_OPT_ONEBIT_ADAM, ZS_OPT_ZERO_ONE_ADAM,
-                                      ZS_OPT_ONEBIT_LAMB, ZS_OPT_MUON,   ZS_OPT_MUADAM,
+                                      ZS_OPT_ONEBIT_LAMB, ZS_OPT_MUADAM,
                                       ZS_OPT_MUADAMW, ZS_OPT_MUSGD,      ZS_OPT_COUNT};
     for (size_t k = 0; k < sizeof none / sizeof none[0]; k++)
         assert_null(ops_for(none[k], 0, 1));

@@ -156,6 +156,18 @@ def main():
                       "compressed momentum over all tensors, frozen trust ratios scaled by a bounded factor.",
                       dict(onebit, optimizer={"type": "OnebitLamb", "params": {
                           "lr": 0.002, "freeze_step": 3, "weight_decay": 0.01}}), model=NANO, worlds=(1, 2, 3), steps=6))
+    # Muon (MuonWithAuxAdam): orthogonalised in the ZeRO-1/2 gradient path, one micro-step per step
+    # (the reference models Muon only with gradient_accumulation_steps 1 under ZeRO); stage 0 is SGD with
+    # decoupled decay for the muon group.
+    muon = {"type": "Muon", "params": {"lr": 0.01, "adam_lr": 0.003, "momentum": 0.95, "weight_decay": 0.01}}
+    one_micro_step = {"train_micro_batch_size_per_gpu": None, "gradient_accumulation_steps": 1}
+    for s in range(3):
+        names.append(case(f"opt_muon_zero{s}", f"Muon at stage {s} (ns_method gram: fp16 Newton-Schulz), fp32.",
+                          dict(one_micro_step, optimizer=muon, zero_optimization={"stage": s}), worlds=(1, 2, 3)))
+    names.append(case("opt_muon_standard_bf16_zero2", "Muon with ns_method standard (bf16 Newton-Schulz), bf16 "
+                      "model, ZeRO-2.",
+                      dict(one_micro_step, bf16={"enabled": True},
+                           optimizer={"type": "Muon", "params": {"lr": 0.01, "ns_method": "standard"}})))
     # Every scheduler (micro model, enough steps to pass their phases).
     names.append(case("sched_warmup_decay", "WarmupDecayLR: 2 warm-up steps, linear decay to step 6.",
                       {"scheduler": {"type": "WarmupDecayLR", "params": {"warmup_min_lr": 0, "warmup_max_lr": 0.01,
