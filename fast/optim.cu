@@ -57,6 +57,13 @@ __global__ static void torch_adam_kernel(float *param, const float *grad, float 
     param[i] = p + c.step_size * (m / denom);
 }
 
+/* The unscaled gradient with torch's L2 term (_foreach_add(grads, params, alpha=wd), only when wd != 0). */
+__device__ static inline float torch_l2_grad(const zsf_optim_scalars &c, float grad, float inv, float p)
+{
+    const float g = grad * inv;
+    return c.apply_wd ? g + c.wd * p : g;
+}
+
 /* torch.optim.Adagrad, foreach path: the L2 term enters the accumulator and the numerator. */
 __global__ static void adagrad_kernel(float *param, const float *grad, float *sum, size_t n, float inv,
                                       zsf_optim_scalars c)
@@ -65,9 +72,7 @@ __global__ static void adagrad_kernel(float *param, const float *grad, float *su
     if (i >= n)
         return;
     const float p = param[i];
-    float g = grad[i] * inv;
-    if (c.apply_wd)
-        g = g + c.wd * p;
+    const float g = torch_l2_grad(c, grad[i], inv, p);
     float acc = c.first_step ? c.init_acc : sum[i];   /* torch.full_like at construction */
     acc = acc + g * g;
     const float std_ = sqrtf(acc) + c.eps;
@@ -97,9 +102,7 @@ __global__ static void sgd_kernel(float *param, const float *grad, float *buf, s
     if (i >= n)
         return;
     const float p = param[i];
-    float g = grad[i] * inv;
-    if (c.apply_wd)
-        g = g + c.wd * p;
+    float g = torch_l2_grad(c, grad[i], inv, p);
     if (c.momentum != 0.0f) {
         float b;
         if (c.first_step) {
