@@ -1,120 +1,52 @@
-/* Optimizer kernels (optim.h). Element math is float, left to right as each source writes it
- * (compiled with --fmad=false, so every product and sum rounds separately, as the reference requires);
- * the formulas are docs/spec/optimizers.md §2-7, the scalars come from optim_rules.c. */
+/* Optimizer kernels (optim.h): launches around optim_math.h's element arithmetic (compiled with
+ * --fmad=false, so every product and sum rounds separately, as the reference requires) and FusedLamb's
+ * block reductions; the scalars come from optim_rules.c. */
 #include "optim.h"
 
 #include <math.h>
 
 #include "kernels/common.cuh"
+#include "optim_math.h"
 
-/* FusedAdam (multi_tensor_adam.cu AdamFunctor):
- *   L2 mode: g = g + wd*p ;  m = b1*m + (1 - b1)*g ;  v = b2*v + ((1 - b2)*g)*g
- *   update = (m / bc1) / (sqrt(v / bc2) + eps) ;  AdamW mode: update = update + wd*p ;  p = p - lr*update */
+/* One thread per element; the arithmetic is optim_math.h's, shared with the host plugin. */
 __global__ static void fused_adam_kernel(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
                                          size_t n, float inv, zsf_optim_scalars c)
 {
     size_t i = zsf_tid();
-    if (i >= n)
-        return;
-    const float p = param[i];
-    float g = grad[i] * inv;
-    if (!c.adam_w_mode)
-        g = g + c.wd * p;
-    const float m = c.beta1 * exp_avg[i] + (1.0f - c.beta1) * g;
-    const float v = c.beta2 * exp_avg_sq[i] + (1.0f - c.beta2) * g * g;
-    const float denom = sqrtf(v / c.bc2) + c.eps;
-    float update = (m / c.bc1) / denom;
-    if (c.adam_w_mode)
-        update = update + c.wd * p;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    param[i] = p - c.lr * update;
+    if (i < n)
+        zsf_fused_adam_elem(&c, &param[i], grad[i] * inv, &exp_avg[i], &exp_avg_sq[i]);
 }
 
-/* torch.optim.Adam/AdamW, foreach path (torch/optim/adam.py _multi_tensor_adam). */
 __global__ static void torch_adam_kernel(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
                                          size_t n, float inv, zsf_optim_scalars c)
 {
     size_t i = zsf_tid();
-    if (i >= n)
-        return;
-    float p = param[i], g = grad[i] * inv;
-    if (c.apply_wd) {
-        if (c.adam_w_mode)
-            p = p * c.decay;
-        else
-            g = g + c.wd * p;
-    }
-    const float m0 = exp_avg[i];   /* at::native::lerp: exact at both ends */
-    const float m = fabsf(c.lerp_w) < 0.5f ? m0 + c.lerp_w * (g - m0) : g - (g - m0) * (1.0f - c.lerp_w);
-    float v = exp_avg_sq[i] * c.beta2;
-    v = v + c.one_minus_b2 * (g * g);
-    float denom = sqrtf(v);
-    denom = denom / c.bc2_sqrt;
-    denom = denom + c.eps;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    param[i] = p + c.step_size * (m / denom);
+    if (i < n)
+        zsf_torch_adam_elem(&c, &param[i], grad[i] * inv, &exp_avg[i], &exp_avg_sq[i]);
 }
 
-/* The unscaled gradient with torch's L2 term (_foreach_add(grads, params, alpha=wd), only when wd != 0). */
-__device__ static inline float torch_l2_grad(const zsf_optim_scalars &c, float grad, float inv, float p)
-{
-    const float g = grad * inv;
-    return c.apply_wd ? g + c.wd * p : g;
-}
-
-/* torch.optim.Adagrad, foreach path: the L2 term enters the accumulator and the numerator. */
 __global__ static void adagrad_kernel(float *param, const float *grad, float *sum, size_t n, float inv,
                                       zsf_optim_scalars c)
 {
     size_t i = zsf_tid();
-    if (i >= n)
-        return;
-    const float p = param[i];
-    const float g = torch_l2_grad(c, grad[i], inv, p);
-    float acc = c.first_step ? c.init_acc : sum[i];   /* torch.full_like at construction */
-    acc = acc + g * g;
-    const float std_ = sqrtf(acc) + c.eps;
-    sum[i] = acc;
-    param[i] = p + (g * c.minus_clr) / std_;
+    if (i < n)
+        zsf_adagrad_elem(&c, &param[i], grad[i] * inv, &sum[i]);
 }
 
-/* FusedLion (multi_tensor_lion.cu LionFunctor): the sign of the interpolation, decay always applied. */
 __global__ static void lion_kernel(float *param, const float *grad, float *exp_avg, size_t n, float inv,
                                    zsf_optim_scalars c)
 {
     size_t i = zsf_tid();
-    if (i >= n)
-        return;
-    const float g = grad[i] * inv, m = exp_avg[i];
-    const float mix = c.beta1 * m + (1.0f - c.beta1) * g;
-    const float update = mix > 0.0f ? -c.lr : c.lr;   /* +0, -0 and NaN all give +lr */
-    param[i] = param[i] * c.decay + update;
-    exp_avg[i] = c.beta2 * m + (1.0f - c.beta2) * g;
+    if (i < n)
+        zsf_lion_elem(&c, &param[i], grad[i] * inv, &exp_avg[i]);
 }
 
-/* torch.optim.SGD, foreach path: momentum buffer cloned on the first step, no dampening then. */
 __global__ static void sgd_kernel(float *param, const float *grad, float *buf, size_t n, float inv,
                                   zsf_optim_scalars c)
 {
     size_t i = zsf_tid();
-    if (i >= n)
-        return;
-    const float p = param[i];
-    float g = torch_l2_grad(c, grad[i], inv, p);
-    if (c.momentum != 0.0f) {
-        float b;
-        if (c.first_step) {
-            b = g;
-        } else {
-            b = buf[i] * c.momentum;
-            b = b + c.one_minus_damp * g;
-        }
-        buf[i] = b;
-        g = c.nesterov ? g + c.momentum * b : b;
-    }
-    param[i] = p + c.neg_lr * g;
+    if (i < n)
+        zsf_sgd_elem(&c, &param[i], grad[i] * inv, &buf[i]);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -123,13 +55,7 @@ __global__ static void sgd_kernel(float *param, const float *grad, float *buf, s
  * block by halving (s[t] += s[t+h], h = 256..1); part 2: one block reduces the B block sums (zero-padded
  * to 512) the same way and forms the trust ratio; part 3: p -= (step_size*coeff)*u. */
 
-#define LAMB_THREADS 512
-
-__device__ static inline float lamb_update(const zsf_optim_scalars &c, float m, float v, float p)
-{
-    const float denom = c.eps_inside_sqrt ? sqrtf(v + c.eps) : sqrtf(v) + c.eps;
-    return (m / denom) + (c.wd * p);
-}
+#define LAMB_THREADS ZSF_LAMB_THREADS
 
 __device__ static inline void lamb_tree(float *s)
 {
@@ -147,12 +73,8 @@ __global__ static void lamb_part1_kernel(float *block_sums, const float *param, 
     const size_t T = (size_t)gridDim.x * LAMB_THREADS;
     float w = 0.0f, u = 0.0f;
     for (size_t j = (size_t)blockIdx.x * LAMB_THREADS + threadIdx.x; j < n; j += T) {
-        const float g = grad[j] * inv;
-        const float m = c.beta1 * exp_avg[j] + (1.0f - c.beta1) * g;
-        const float v = c.beta2 * exp_avg_sq[j] + (1.0f - c.beta2) * g * g;
-        exp_avg[j] = m;
-        exp_avg_sq[j] = v;
-        const float p = param[j], upd = lamb_update(c, m, v, p);
+        zsf_lamb_moments(&c, grad[j] * inv, &exp_avg[j], &exp_avg_sq[j]);
+        const float p = param[j], upd = zsf_lamb_update(&c, exp_avg[j], exp_avg_sq[j], p);
         u = u + upd * upd;
         w = w + p * p;
     }
@@ -176,18 +98,8 @@ __global__ static void lamb_part2_kernel(float *coeff, const float *block_sums, 
     __syncthreads();
     lamb_tree(sw);
     lamb_tree(su);
-    if (t == 0) {
-        const float wn = sqrtf(sw[0]), un = sqrtf(su[0]);
-        float k = 1.0f;
-        if (wn != 0.0f && un != 0.0f) {   /* a NaN norm gives a NaN ratio, as in the kernel */
-            k = wn / un;
-            if (k > c.max_coeff)
-                k = c.max_coeff;
-            if (k < c.min_coeff)
-                k = c.min_coeff;
-        }
-        *coeff = k;
-    }
+    if (t == 0)
+        *coeff = zsf_lamb_coeff(&c, sw[0], su[0]);
 }
 
 __global__ static void lamb_part3_kernel(float *param, const float *exp_avg, const float *exp_avg_sq, size_t n,
@@ -196,7 +108,7 @@ __global__ static void lamb_part3_kernel(float *param, const float *exp_avg, con
     size_t i = zsf_tid();
     if (i >= n)
         return;
-    const float p = param[i], upd = lamb_update(c, exp_avg[i], exp_avg_sq[i], p);
+    const float p = param[i], upd = zsf_lamb_update(&c, exp_avg[i], exp_avg_sq[i], p);
     param[i] = p - (c.step_size * *coeff) * upd;
 }
 
