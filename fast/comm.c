@@ -10,6 +10,7 @@
 #include <mpi.h>
 
 #include "check.h"
+#include "fold.h"
 
 /* ------------------------------------------------------------------------------------------------
  * Bootstrap */
@@ -166,17 +167,6 @@ static void to_device(zsf_comm *c, float *d, const float *h, size_t n)
     zsf_comm_sync(c);   /* the host buffer is reused right after */
 }
 
-/* out[i] = ((blocks[0][i] + blocks[1][i]) + blocks[2][i]) + ... : the spec's rank-order fold. */
-static void fold_rank_order(float *out, const float *blocks, size_t count, int world)
-{
-    for (size_t i = 0; i < count; i++) {
-        float s = blocks[i];
-        for (int r = 1; r < world; r++)
-            s = s + blocks[(size_t)r * count + i];
-        out[i] = s;
-    }
-}
-
 static size_t max_count(const zsf_bucket *b, int nb)
 {
     size_t m = 0;
@@ -193,7 +183,7 @@ static size_t total_count(const zsf_bucket *b, int nb)
 /* ------------------------------------------------------------------------------------------------
  * Collectives */
 
-void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb)
+void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb, zsf_dtype dt)
 {
     const size_t W = (size_t)c->world, n = total_count(b, nb);
     if (c->backend == ZSF_BACKEND_NCCL) {
@@ -209,12 +199,12 @@ void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb)
     for (int k = 0; k < nb; k++) {   /* every rank gathers all copies and folds them in rank order */
         int cnt = mpi_count(b[k].count);
         MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, gathered, cnt, MPI_FLOAT, MPI_COMM_WORLD));
-        fold_rank_order(h + b[k].offset, gathered, b[k].count, c->world);
+        zsf_fold_rank_order(h + b[k].offset, gathered, b[k].count, c->world, dt);
     }
     to_device(c, buf, h, n);
 }
 
-void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb)
+void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt)
 {
     const size_t W = (size_t)c->world, len = total_count(b, nb);
     if (c->backend == ZSF_BACKEND_NCCL) {
@@ -231,7 +221,7 @@ void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const z
     for (int k = 0; k < nb; k++) {   /* block d of every rank goes to rank d, which folds them */
         int cnt = mpi_count(b[k].count);
         MPI_CHECK(MPI_Alltoall(h + W * b[k].offset, cnt, MPI_FLOAT, blocks, cnt, MPI_FLOAT, MPI_COMM_WORLD));
-        fold_rank_order(out + b[k].offset, blocks, b[k].count, c->world);
+        zsf_fold_rank_order(out + b[k].offset, blocks, b[k].count, c->world, dt);
     }
     to_device(c, part, out, len);
 }

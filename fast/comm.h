@@ -9,7 +9,13 @@
  * several ranks may share one GPU.
  *
  * All device buffers are ordered on `compute`; a collective returns with its result ordered on it too.
- * Bucketed collectives use the exchange layout of partition.h. */
+ * Bucketed collectives use the exchange layout of partition.h.
+ *
+ * Sums in fp16/bf16 (values held in floats): the mpi backend rounds every partial sum of the fold to
+ * the model dtype, as the spec's collectives do; NCCL sums in fp32 and the caller rounds the result
+ * once. At W <= 2 the two agree bit for bit (a single fp32 addition of two fp16/bf16 values rounded
+ * to fp16/bf16 is the correctly rounded sum, since fp32 has more than 2p + 2 bits); above, NCCL's
+ * order and its fewer roundings differ from the fold by rounding only (docs/conformance.md). */
 #ifndef ZS_FAST_COMM_H
 #define ZS_FAST_COMM_H
 
@@ -21,6 +27,7 @@
 
 #include "cli.h"
 #include "partition.h"
+#include "rounding.h"
 #include "zerospec/error.h"
 
 #ifdef __cplusplus
@@ -49,9 +56,9 @@ void zsf_comm_free(zsf_comm *c);
 void zsf_comm_sync(zsf_comm *c);
 
 /* buf[0..n) summed over ranks on every rank; buckets cut [0, n). */
-void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb);
+void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb, zsf_dtype dt);
 /* xbuf: this rank's W*len exchange buffer; part[len] receives the sum over ranks of this rank's blocks. */
-void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb);
+void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt);
 /* part[len] of every rank -> xbuf[W*len] on every rank, in the exchange layout. */
 void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb);
 

@@ -45,32 +45,52 @@ static int64_t *exchange_map(zsf_engine *e, const zsf_bucket *b, int nb)
 /* ------------------------------------------------------------------------------------------------
  * Initialisation: every rank generates the same initial model (docs/spec.md §3) and keeps its share. */
 
-static int check_case(const zs_ds_config *cfg, zs_error *err)
+static zsf_dtype model_dtype(const zs_ds_config *cfg)
 {
-    if (cfg->precision != ZS_PREC_FP32)
-        return zs_fail(err, "precision %s is not implemented by zs-fast yet (fp32 only)",
-                       zs_precision_name(cfg->precision));
-    if (zsf_optim_check(cfg, err) || zsf_sched_check(cfg, err))
+    return cfg->precision == ZS_PREC_FP16 ? ZSF_FP16 : cfg->precision == ZS_PREC_BF16 ? ZSF_BF16 : ZSF_FP32;
+}
+
+/* Everything zs-fast does not implement is refused here, before any allocation (exit status 2). */
+static int check_case(zsf_engine *e, zs_error *err)
+{
+    if (zsf_optim_rule_of(e->cfg, &e->rule, err) || zsf_sched_check(e->cfg, err))
         return -1;
+    e->n_state = zsf_optim_n_state(e->rule);
+    e->dt = model_dtype(e->cfg);
+    zsf_loss_scaler_init(&e->scaler, e->cfg, e->stage);
     return 0;
 }
 
+/* Whether DeepSpeed skips steps on Inf/NaN gradients in this mode (docs/spec/precision.md §4). */
+static int overflow_check_enabled(const zsf_engine *e)
+{
+    if (e->dt == ZSF_FP16)
+        return 1;
+    return e->dt == ZSF_BF16 && e->cfg->bf16.check_grad_overflow && (e->stage == 1 || e->stage == 2);
+}
+
+/* Initial parameters: the spec's fp32 init rounded to the model dtype, and the fp32 master copies of
+ * those rounded values (DeepSpeed casts the module before the optimizer copies it). */
 static void init_state(zsf_engine *e)
 {
     cudaStream_t s = e->comm->compute;
     const size_t numel = e->t.numel, len = e->part.len;
     if (e->stage == 0) {
         zsf_rng_init_params(&e->t, e->kase->seed, e->params, s);
+        round_inplace(e->params, numel, e->dt, s);
+        if (e->master != e->params)
+            CUDA_CHECK(cudaMemcpyAsync(e->master, e->params, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
     } else {
         float *full = e->grad_micro;   /* free until the first backward pass */
         zsf_rng_init_params(&e->t, e->kase->seed, full, s);
+        round_inplace(full, numel, e->dt, s);
         int64_t *h = (int64_t *)malloc((len ? len : 1) * sizeof(int64_t)), *own = NULL;
         if (!h)
             zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
         zsf_partition_own_map(&e->part, e->rank, h);
         CUDA_CHECK(cudaMalloc((void **)&own, (len ? len : 1) * sizeof(int64_t)));
         CUDA_CHECK(cudaMemcpyAsync(own, h, len * sizeof(int64_t), cudaMemcpyHostToDevice, s));
-        ZSF_LAUNCH(gather_div_kernel, len, s, e->master, full, own, len, 1.0f);
+        ZSF_LAUNCH(gather_div_kernel, len, s, e->master, full, own, len, 1.0f, ZSF_FP32);
         if (e->stage == 3)
             CUDA_CHECK(cudaMemcpyAsync(e->shard, e->master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
         else
@@ -79,7 +99,7 @@ static void init_state(zsf_engine *e)
         CUDA_CHECK(cudaFree(own));
         free(h);
     }
-    for (int k = 0; k < ZSF_OPTIM_N_STATE; k++)
+    for (int k = 0; k < e->n_state; k++)
         CUDA_CHECK(cudaMemsetAsync(e->state[k], 0, len * sizeof(float), s));
     zsf_comm_sync(e->comm);
 }
@@ -101,9 +121,13 @@ static void alloc_buffers(zsf_engine *e)
     e->grad_part = e->stage == 0 ? e->grad_full : (float *)dalloc(&m->grads, len * F);
     if (e->stage >= 2)
         e->recv = (float *)dalloc(&m->working, len * F);
-    e->master = e->stage == 0 ? e->params : (float *)dalloc(&m->optimizer, len * F);
-    for (int k = 0; k < ZSF_OPTIM_N_STATE; k++)
+    /* fp32 stage 0 steps the model itself; everywhere else the optimizer owns an fp32 master copy */
+    e->master = e->stage == 0 && e->dt == ZSF_FP32 ? e->params : (float *)dalloc(&m->optimizer, len * F);
+    for (int k = 0; k < e->n_state; k++)
         e->state[k] = (float *)dalloc(&m->optimizer, len * F);
+    if ((e->stage == 1 || e->stage == 2) && e->dt != ZSF_FP32)
+        e->cast = (float *)dalloc(&m->working, len * F);
+    e->optim_scratch = (float *)dalloc(&m->working, ZSF_OPTIM_SCRATCH * F);
     if (e->stage >= 1) {
         e->xbuf = (float *)dalloc(&m->working, W * len * F);
         e->rs_map = exchange_map(e, e->rs, e->n_rs);
@@ -124,7 +148,7 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
     e->rank = comm->rank;
     e->world = comm->world;
     e->stage = e->cfg->zero.stage;
-    if (check_case(e->cfg, err))
+    if (check_case(e, err))
         return 2;
     if (zs_ds_config_resolve_batch(e->cfg, e->world, &e->batch, err)) {
         zs_error_prefix(err, "world size %d", e->world);
@@ -148,7 +172,7 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
     if (!e->n_rs || !e->n_ag || !e->n_ar)
         zsf_die(__FILE__, __LINE__, "zsf_plan_buckets", "out of host memory");
 
-    e->model = zsf_model_new(&e->t, (int)e->batch.micro_batch, comm->compute);
+    e->model = zsf_model_new(&e->t, (int)e->batch.micro_batch, e->dt, comm->compute);
     e->mem.working += (int64_t)zsf_model_workspace_bytes(e->model);
     alloc_buffers(e);
     init_state(e);
@@ -159,8 +183,8 @@ void zsf_engine_free(zsf_engine *e)
 {
     zsf_model_free(e->model);
     float *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
-                      e->stage == 0 ? NULL : e->grad_part, e->stage == 0 ? NULL : e->master,
-                      e->state[0], e->state[1]};
+                      e->stage == 0 ? NULL : e->grad_part, e->master == e->params ? NULL : e->master,
+                      e->state[0], e->state[1], e->cast, e->optim_scratch};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         cudaFree(owned[i]);
     cudaFree(e->rs_map);
@@ -188,12 +212,14 @@ static void gather_stage3_params(zsf_engine *e)
     ZSF_LAUNCH(scatter_kernel, n, e->comm->compute, e->params, e->xbuf, e->ag_map, n);
 }
 
-/* Stages 1-3 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum. */
+/* Stages 1-3 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum in
+ * the model dtype (comm.h: NCCL sums in fp32, rounded once here). */
 static void reduce_scatter_gradients(zsf_engine *e, const float *grad, float *part)
 {
     size_t n = (size_t)e->world * e->part.len;
-    ZSF_LAUNCH(gather_div_kernel, n, e->comm->compute, e->xbuf, grad, e->rs_map, n, (float)e->world);
-    zsf_reduce_scatter_sum(e->comm, e->xbuf, part, e->rs, e->n_rs);
+    ZSF_LAUNCH(gather_div_kernel, n, e->comm->compute, e->xbuf, grad, e->rs_map, n, (float)e->world, e->dt);
+    zsf_reduce_scatter_sum(e->comm, e->xbuf, part, e->rs, e->n_rs, e->dt);
+    round_inplace(part, e->part.len, e->dt, e->comm->compute);
 }
 
 /* Stage 0 (DeepSpeed engine.py allreduce_bucket): optional pre-scale, all-reduce sum, post-scale. */
@@ -206,11 +232,13 @@ static void all_reduce_gradients(zsf_engine *e)
     const size_t n = e->t.numel;
     cudaStream_t s = e->comm->compute;
     if (pre != 1.0f)
-        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, pre);
-    if (e->world > 1)
-        zsf_all_reduce_sum(e->comm, e->grad_full, e->ar, e->n_ar);
+        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, pre, e->dt);
+    if (e->world > 1) {
+        zsf_all_reduce_sum(e->comm, e->grad_full, e->ar, e->n_ar, e->dt);
+        round_inplace(e->grad_full, n, e->dt, s);
+    }
     if (post != 1.0f)
-        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, post);
+        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, post, e->dt);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -241,11 +269,11 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
         if (m == 0)
             CUDA_CHECK(cudaMemcpyAsync(e->grad_full, e->grad_micro, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
         else
-            ZSF_LAUNCH(accumulate_kernel, numel, s, e->grad_full, e->grad_micro, numel);
+            ZSF_LAUNCH(accumulate_kernel, numel, s, e->grad_full, e->grad_micro, numel, e->dt);
     } else {               /* reduce every micro-step, accumulate the owned partition */
         reduce_scatter_gradients(e, e->grad_micro, m == 0 ? e->grad_part : e->recv);
         if (m > 0)
-            ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len);
+            ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len, e->dt);
     }
 }
 
@@ -302,7 +330,8 @@ static double partition_sumsq(zsf_engine *e, int64_t *first_bad)
     return sumsq;
 }
 
-/* fp32 training does not skip steps: a non-finite gradient stops the run, naming where it is. */
+/* Where no overflow check runs (fp32; bf16 at stages 0 and 3 or without check_grad_overflow) steps are
+ * not skipped: a non-finite gradient stops the run, naming where it is. */
 static int report_nonfinite(zsf_engine *e, int64_t first_bad, zs_error *err)
 {
     int64_t culprit = zsf_all_reduce_min_i64(e->comm, first_bad >= 0 ? e->rank : INT64_MAX);
@@ -311,10 +340,10 @@ static int report_nonfinite(zsf_engine *e, int64_t first_bad, zs_error *err)
     if (e->rank == culprit) {
         int64_t idx = zsf_partition_index(&e->part, e->rank, (size_t)first_bad);
         int p = idx >= 0 ? zsf_param_of(&e->t, (size_t)idx) : -1;
-        zs_fail(err, "step %lld: non-finite gradient on rank %d in %s[%lld]; fp32 training does not skip steps "
+        zs_fail(err, "step %lld: non-finite gradient on rank %d in %s[%lld]; %s training does not skip steps "
                      "on overflow, so the run stops here",
                 (long long)e->global_steps + 1, e->rank, p >= 0 ? e->t.p[p].name : "padding",
-                (long long)(p >= 0 ? idx - (int64_t)e->t.p[p].offset : 0));
+                (long long)(p >= 0 ? idx - (int64_t)e->t.p[p].offset : 0), zs_precision_name(e->cfg->precision));
     }
     MPI_CHECK(MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, (int)culprit, MPI_COMM_WORLD));
     return 1;
@@ -332,17 +361,47 @@ static float unscale_factor(const zsf_engine *e, float norm_scaled, float scale)
     return 1.0f / combined;
 }
 
-/* Stages 1-2: all-gather the updated master partitions into every rank's full model; stage 3: the
- * master partition is the rank's new shard; stage 0 (fp32): the optimizer updated the model itself. */
+/* The optimizer on the fp32 master partition: one flat partition under ZeRO; at stage 0 each parameter
+ * tensor separately when the rule has per-tensor quantities (Lamb's trust ratio, spec.md §12). */
+static void optimizer_step(zsf_engine *e, float inv, double lr)
+{
+    double b1, b2;
+    zsf_sched_betas(e->cfg, zsf_optim_has_betas(e->rule), e->applied_steps, &b1, &b2);
+    zsf_optim_scalars sc;
+    zsf_optim_scalars_for(e->rule, &e->cfg->optimizer, e->applied_steps + 1, lr, b1, b2, &sc);
+    cudaStream_t s = e->comm->compute;
+    if (e->stage > 0 || !zsf_optim_per_tensor(e->rule)) {
+        zsf_optim_step(&sc, inv, e->master, e->grad_part, e->state, e->part.len, e->optim_scratch, s);
+        return;
+    }
+    for (int p = 0; p < e->t.n; p++) {
+        const size_t off = e->t.p[p].offset;
+        float *state[ZSF_OPTIM_N_STATE] = {0};
+        for (int k = 0; k < e->n_state; k++)
+            state[k] = e->state[k] + off;
+        zsf_optim_step(&sc, inv, e->master + off, e->grad_part + off, state, e->t.p[p].numel, e->optim_scratch, s);
+    }
+}
+
+/* The master cast to the model dtype becomes the model: stages 1-2 all-gather the cast partitions into
+ * every rank's full model; stage 3: the rank's new shard; stage 0: the rank's copy (fp32 stage 0: the
+ * optimizer updated the model itself). */
 static void publish_params(zsf_engine *e)
 {
     cudaStream_t s = e->comm->compute;
     const size_t len = e->part.len, n = (size_t)e->world * len;
     if (e->stage == 3) {
-        CUDA_CHECK(cudaMemcpyAsync(e->shard, e->master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        ZSF_LAUNCH(cast_kernel, len, s, e->shard, e->master, len, e->dt);
     } else if (e->stage >= 1) {
-        zsf_all_gather(e->comm, e->master, e->xbuf, e->ag, e->n_ag);
+        const float *part = e->master;
+        if (e->cast) {
+            ZSF_LAUNCH(cast_kernel, len, s, e->cast, e->master, len, e->dt);
+            part = e->cast;
+        }
+        zsf_all_gather(e->comm, part, e->xbuf, e->ag, e->n_ag);
         ZSF_LAUNCH(scatter_kernel, n, s, e->params, e->xbuf, e->ag_map, n);
+    } else if (e->master != e->params) {
+        ZSF_LAUNCH(cast_kernel, len, s, e->params, e->master, len, e->dt);
     }
 }
 
@@ -352,8 +411,8 @@ static void publish_params(zsf_engine *e)
 int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
 {
     const int64_t gas = e->batch.grad_accum_steps;
-    const double scale = 1.0;   /* fp32: no loss scaling */
-    const float dloss = (float)scale / (float)gas;
+    const double scale = e->scaler.scale;              /* S of this step's backward passes */
+    const float dloss = (float)scale / (float)gas;     /* fl32(fl32(S) / GAS) */
     memset(rep, 0, sizeof *rep);
     rep->step = e->global_steps + 1;
     rep->loss_scale = scale;
@@ -369,15 +428,27 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
 
     int64_t first_bad = -1;
     double sumsq = partition_sumsq(e, &first_bad);
+    /* overflow: any Inf/NaN in any rank's reduced partition, max-reduced so every rank agrees */
+    rep->overflow = overflow_check_enabled(e) ? zsf_any(first_bad >= 0) : 0;
+    if (zsf_loss_scaler_update(&e->scaler, rep->overflow, err)) {   /* before the norm, as DeepSpeed */
+        zs_error_prefix(err, "step %lld", (long long)rep->step);
+        return 1;
+    }
+    if (rep->overflow) {   /* skipped: no optimizer step, parameters unchanged, scheduler not advanced */
+        rep->skipped = 1;
+        e->skipped_steps++;
+        e->global_steps++;
+        return 0;
+    }
     if (report_nonfinite(e, first_bad, err))
         return 1;
     /* stage 0: every rank holds the whole reduced gradient, its own sum is the norm */
     double total = e->stage == 0 || e->world == 1 ? sumsq : zsf_all_reduce_sum_f64(e->comm, sumsq);
     float norm_scaled = (float)sqrt(total);
-    rep->grad_norm = norm_scaled / (float)scale;
-    float inv = unscale_factor(e, norm_scaled, (float)scale);
-    zsf_fused_adam(&e->cfg->optimizer, e->applied_steps + 1, rep->lr, inv, e->master, e->grad_part, e->state[0],
-                   e->state[1], e->part.len, e->comm->compute);
+    rep->grad_norm = norm_scaled / (float)scale;   /* N_S / S, the pre-update scale (spec's choice) */
+    /* DeepSpeed unscales with the scale after this step's update: on a growth step by 2S */
+    float inv = unscale_factor(e, norm_scaled, (float)e->scaler.scale);
+    optimizer_step(e, inv, rep->lr);
     publish_params(e);
     zsf_comm_sync(e->comm);
     e->applied_steps++;
@@ -393,8 +464,16 @@ void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float
         CUDA_CHECK(cudaMemcpyAsync(grad, e->grad_part, bytes, cudaMemcpyDeviceToHost, s));
     if (master)
         CUDA_CHECK(cudaMemcpyAsync(master, e->master, bytes, cudaMemcpyDeviceToHost, s));
-    for (int k = 0; state && k < ZSF_OPTIM_N_STATE; k++)
+    for (int k = 0; state && k < e->n_state; k++)
         if (state[k])
             CUDA_CHECK(cudaMemcpyAsync(state[k], e->state[k], bytes, cudaMemcpyDeviceToHost, s));
+    zsf_comm_sync(e->comm);
+}
+
+void zsf_engine_read_model(zsf_engine *e, float *out)
+{
+    const float *src = e->stage == 3 ? e->shard : e->params;
+    const size_t n = e->stage == 3 ? e->part.len : e->t.numel;
+    CUDA_CHECK(cudaMemcpyAsync(out, src, n * sizeof(float), cudaMemcpyDeviceToHost, e->comm->compute));
     zsf_comm_sync(e->comm);
 }

@@ -1,12 +1,14 @@
 /* The ZeRO training engine of one rank (docs/spec.md §8): what the rank holds under its stage, and
- * one DeepSpeed optimizer step — micro-steps, gradient reduction, norm and clipping, FusedAdam on the
- * rank's fp32 master partition, parameter publication. fp32 only in this version. */
+ * one DeepSpeed optimizer step — micro-steps, gradient reduction in the model dtype, overflow check
+ * and loss scaling (fp16), norm and clipping, the optimizer on the rank's fp32 master partition,
+ * publication of the parameters cast to the model dtype (docs/spec/precision.md). */
 #ifndef ZS_FAST_ENGINE_H
 #define ZS_FAST_ENGINE_H
 
 #include <stdint.h>
 
 #include "comm.h"
+#include "loss_scaler.h"
 #include "gpt2_params.h"
 #include "model.h"
 #include "optim.h"
@@ -43,14 +45,20 @@ typedef struct zsf_engine {
     zsf_bucket *rs, *ag, *ar;  /* bucket plans: reduce-scatter, all-gather (partition), all-reduce (model) */
     int n_rs, n_ag, n_ar;
     zsf_model *model;
-    /* device buffers */
+    zsf_dtype dt;            /* the model dtype (fp32, fp16, bf16) */
+    zsf_optim_rule rule;
+    int n_state;
+    zsf_loss_scaler scaler;
+    /* device buffers; model-dtype values are held in floats */
     float *params;           /* stages 0-2: the full model; stage 3: the gathered model of one pass */
     float *shard;            /* stage 3: this rank's parameter shards */
+    float *cast;             /* stages 1-2, fp16/bf16: the master partition cast for the all-gather */
+    float *optim_scratch;    /* ZSF_OPTIM_SCRATCH floats */
     float *grad_micro;       /* one micro-step's full gradient */
     float *grad_full;        /* stages 0-1: the rank's accumulated full gradient */
     float *grad_part;        /* the reduced gradient partition (stage 0: = grad_full) */
     float *recv;             /* stages 2-3: one micro-step's reduced partition */
-    float *master;           /* fp32 master partition (stage 0: = params) */
+    float *master;           /* fp32 master partition (stage 0 fp32: = params) */
     float *state[ZSF_OPTIM_N_STATE];
     float *xbuf;             /* stages 1-3: W*len exchange buffer */
     int64_t *rs_map, *ag_map;
@@ -58,7 +66,7 @@ typedef struct zsf_engine {
     double *norm_partial, *norm;
     unsigned long long *first_bad;
     zsf_memory mem;
-    int64_t global_steps, applied_steps;
+    int64_t global_steps, applied_steps, skipped_steps;
 } zsf_engine;
 
 /* Returns 0, or an exit status (2: the case asks for something zs-fast does not do or is
@@ -66,11 +74,16 @@ typedef struct zsf_engine {
 int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t bucket_elems, zs_error *err);
 void zsf_engine_free(zsf_engine *e);
 
-/* One optimizer step. Returns 0, or 1 with the message in err on every rank (non-finite gradient). */
+/* One optimizer step (possibly skipped on an fp16 overflow). Returns 0, or 1 with the message in err
+ * on every rank (a non-finite gradient where no overflow check runs; the loss scale at its minimum). */
 int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err);
 
 /* Host copies of this rank's partitions (len floats each; any pointer may be NULL). */
 void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float *const *state);
+
+/* Host copy of the model-dtype parameters this rank holds: the full model (numel floats) at stages
+ * 0-2, its shard (len floats) at stage 3. */
+void zsf_engine_read_model(zsf_engine *e, float *out);
 
 #ifdef __cplusplus
 }

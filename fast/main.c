@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "comm.h"
 #include "engine.h"
+#include "lr_sched.h"
 #include "optim.h"
 #include "trace.h"
 #include "zerospec/case.h"
@@ -154,6 +155,12 @@ int main(int argc, char **argv)
     }
     if (o.steps >= 0)
         kase.steps = o.steps;
+    zsf_optim_rule rule;   /* refuse what zs-fast does not implement before touching a GPU */
+    if (zsf_optim_rule_of(&kase.config, &rule, &err) || zsf_sched_check(&kase.config, &err)) {
+        error_line(err.msg);
+        zs_case_free(&kase);
+        return finish(2);
+    }
     if (!o.quiet && zsf_rank == 0)
         print_config_warnings(&kase);
 

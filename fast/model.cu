@@ -38,6 +38,7 @@ typedef struct acts {
 struct zsf_model {
     const zsf_params *t;
     int B;
+    zsf_dtype dt;
     cudaStream_t stream;
     cublasHandle_t cublas;
     acts a;
@@ -71,13 +72,14 @@ static size_t layout(acts *a, float *base, const zs_model_dims *d, int B)
     return total;
 }
 
-zsf_model *zsf_model_new(const zsf_params *t, int B, cudaStream_t stream)
+zsf_model *zsf_model_new(const zsf_params *t, int B, zsf_dtype dt, cudaStream_t stream)
 {
     zsf_model *m = (zsf_model *)calloc(1, sizeof *m);
     if (!m)
         zsf_die(__FILE__, __LINE__, "calloc", "out of host memory");
     m->t = t;
     m->B = B;
+    m->dt = dt;
     m->stream = stream;
     m->floats = layout(&m->a, NULL, &t->dims, B);
     CUDA_CHECK(cudaMalloc((void **)&m->memory, m->floats * sizeof(float)));
@@ -151,9 +153,10 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
     const size_t oC = sh.oC, oT = sh.oT, oA = sh.oA;
     acts *a = &m->a;
     cudaStream_t s = m->stream;
+    const zsf_dtype dt = m->dt;
     const float *wte = params + zsf_param_wte(m->t)->offset;
 
-    encoder_forward(a->encoded, zsf_model_inputs(m), wte, params + zsf_param_wpe(m->t)->offset, B, T, C, s);
+    encoder_forward(a->encoded, zsf_model_inputs(m), wte, params + zsf_param_wpe(m->t)->offset, B, T, C, dt, s);
     const float *residual = a->encoded;
     for (int l = 0; l < L; l++) {
         block w = block_view(m->t, params, l);
@@ -161,27 +164,29 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
         float *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC, *fch = a->fch + 4 * l * oC;
         float *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
 
-        layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, w.ln1w, w.ln1b, BT, C, s);
-        matmul_forward(m->cublas, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C, s);
-        attention_forward(atty, att, qkv, B, T, C, NH, s);
-        matmul_forward_residual(m->cublas, residual2, residual, a->acc, atty, w.attprojw, w.attprojb, BT, C, C, s);
-        layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, residual2, w.ln2w, w.ln2b, BT, C, s);
-        matmul_forward(m->cublas, fch, ln2, w.fcw, w.fcb, BT, C, 4 * C, s);
-        gelu_forward(fch_gelu, fch, 4 * oC, s);
+        layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, w.ln1w, w.ln1b, BT, C, dt, s);
+        matmul_forward(m->cublas, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C, dt, s);
+        attention_forward(atty, att, qkv, B, T, C, NH, dt, s);
+        matmul_forward_residual(m->cublas, residual2, residual, a->acc, atty, w.attprojw, w.attprojb, BT, C, C, dt,
+                                s);
+        layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, residual2, w.ln2w, w.ln2b, BT, C, dt, s);
+        matmul_forward(m->cublas, fch, ln2, w.fcw, w.fcb, BT, C, 4 * C, dt, s);
+        gelu_forward(fch_gelu, fch, 4 * oC, dt, s);
         matmul_forward_residual(m->cublas, residual3, residual2, a->acc, fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C,
-                                C, s);
+                                C, dt, s);
         residual = residual3;
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, params + zsf_param_lnf_w(m->t)->offset,
-                      params + zsf_param_lnf_b(m->t)->offset, BT, C, s);
+                      params + zsf_param_lnf_b(m->t)->offset, BT, C, dt, s);
     lm_head_forward(m->cublas, a->probs, a->lnf, wte, BT, C, V);
+    round_inplace(a->probs, (size_t)BT * V, dt, s);   /* logits; the loss is fp32 from them */
     crossentropy_forward(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, s);
 }
 
 /* ------------------------------------------------------------------------------------------------
  * Backward, in the reverse order of the forward pass. dres carries the residual stream's gradient:
  * each LayerNorm's input gradient is added into it, exactly as the reference adds it to the copy the
- * residual connection made. */
+ * residual connection made. R(x) marks the rounding of a finished activation gradient (fp16/bf16). */
 
 void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss)
 {
@@ -190,16 +195,21 @@ void zsf_model_backward(zsf_model *m, const float *params, float *grads, float d
     const size_t oC = sh.oC, oT = sh.oT, oA = sh.oA;
     acts *a = &m->a;
     cudaStream_t s = m->stream;
+    const zsf_dtype dt = m->dt;
     const float *wte = params + zsf_param_wte(m->t)->offset;
     float *dwte = grads + zsf_param_wte(m->t)->offset;
+#define R(buf, n) round_inplace((buf), (size_t)(n), dt, s)
 
     crossentropy_backward(a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, s);
+    R(a->probs, (size_t)BT * V);
     lm_head_backward(m->cublas, a->dC, dwte, a->probs, a->lnf, wte, BT, C, V);
+    R(a->dC, oC);
     CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(float), s));
     const float *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
     const zsf_param *lnfw = zsf_param_lnf_w(m->t), *lnfb = zsf_param_lnf_b(m->t);
     layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, a->dC, last, params + lnfw->offset,
                        a->lnf_mean, a->lnf_rstd, BT, C, s);
+    R(a->dres, oC);
 
     for (int l = L - 1; l >= 0; l--) {
         block w = block_view(m->t, params, l), dw = block_view(m->t, grads, l);
@@ -210,16 +220,25 @@ void zsf_model_backward(zsf_model *m, const float *params, float *grads, float d
 
         /* residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))) */
         matmul_backward(m->cublas, a->d4C, dw.fcprojw, dw.fcprojb, a->dres, fch_gelu, w.fcprojw, BT, 4 * C, C, s);
+        R(a->d4C, 4 * oC);
         gelu_backward_inplace(a->d4C, fch, 4 * oC, s);
+        R(a->d4C, 4 * oC);
         matmul_backward(m->cublas, a->dC, dw.fcw, dw.fcb, a->d4C, ln2, w.fcw, BT, C, 4 * C, s);
+        R(a->dC, oC);
         layernorm_backward(a->dres, dw.ln2w, dw.ln2b, a->dC, residual2, w.ln2w, a->ln2_mean + l * oT,
                            a->ln2_rstd + l * oT, BT, C, s);
+        R(a->dres, oC);
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
         matmul_backward(m->cublas, a->dC, dw.attprojw, dw.attprojb, a->dres, atty, w.attprojw, BT, C, C, s);
-        attention_backward(a->dqkv, a->datt, a->dpreatt, a->dC, att, qkv, B, T, C, NH, s);
+        R(a->dC, oC);
+        attention_backward(a->dqkv, a->datt, a->dpreatt, a->dC, att, qkv, B, T, C, NH, dt, s);
         matmul_backward(m->cublas, a->dC, dw.qkvw, dw.qkvb, a->dqkv, ln1, w.qkvw, BT, C, 3 * C, s);
+        R(a->dC, oC);
         layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->dC, residual, w.ln1w, a->ln1_mean + l * oT,
                            a->ln1_rstd + l * oT, BT, C, s);
+        R(a->dres, oC);
     }
     encoder_backward(dwte, grads + zsf_param_wpe(m->t)->offset, a->dres, zsf_model_inputs(m), B, T, C, V, s);
+    R(grads, m->t->numel);   /* the micro-step's .grad, in the model dtype */
+#undef R
 }

@@ -1,5 +1,8 @@
-/* The GPT-2 model on the GPU: forward and backward of one micro-batch of B sequences, fp32.
- * Parameters and gradients are flat device buffers laid out by gpt2_params.h. */
+/* The GPT-2 model on the GPU: forward and backward of one micro-batch of B sequences. Parameters and
+ * gradients are flat float device buffers laid out by gpt2_params.h. In fp16/bf16 the parameters hold
+ * model-dtype values, every op computes in fp32 and rounds its output at the rounding points of
+ * docs/spec/model.md (activations, and each activation gradient once complete), and the micro-step's
+ * parameter gradient is rounded once at the end (`.grad` in the model dtype). */
 #ifndef ZS_FAST_MODEL_H
 #define ZS_FAST_MODEL_H
 
@@ -8,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include "gpt2_params.h"
+#include "rounding.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,8 +20,8 @@ extern "C" {
 typedef struct zsf_model zsf_model;
 
 /* Allocates the activation workspace for micro-batches of B sequences; all work goes to `stream`.
- * `t` must outlive the model. */
-zsf_model *zsf_model_new(const zsf_params *t, int B, cudaStream_t stream);
+ * `t` must outlive the model. `dt`: the model dtype (rounding of activations and gradients). */
+zsf_model *zsf_model_new(const zsf_params *t, int B, zsf_dtype dt, cudaStream_t stream);
 void zsf_model_free(zsf_model *m);
 
 /* Device buffers [B*T] the next forward pass reads its tokens from. */

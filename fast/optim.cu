@@ -1,61 +1,165 @@
-/* FusedAdam (optim.h). Per element, all float, left to right (compiled with --fmad=false, so each
- * product and sum rounds separately, as the reference requires):
- *   g = grad * inv ;  L2 mode: g = g + wd*p
- *   m = b1*m + (1 - b1)*g ;  v = b2*v + ((1 - b2)*g)*g
- *   update = (m / bc1) / (sqrt(v / bc2) + eps) ;  AdamW mode: update = update + wd*p
- *   p = p - lr*update
- * Host side, as multi_tensor_adam_cuda: bc = (float)(1 - pow((double)b, t)), 1 without bias
- * correction; lr, betas, eps, weight decay are passed to the kernel as floats. */
+/* Optimizer kernels (optim.h): launches around optim_math.h's element arithmetic (compiled with
+ * --fmad=false, so every product and sum rounds separately, as the reference requires) and FusedLamb's
+ * block reductions; the scalars come from optim_rules.c. */
 #include "optim.h"
 
 #include <math.h>
 
 #include "kernels/common.cuh"
+#include "optim_math.h"
 
-const char *const zsf_optim_state_names[ZSF_OPTIM_N_STATE] = {"exp_avg", "exp_avg_sq"};
-
-int zsf_optim_check(const zs_ds_config *cfg, zs_error *err)
+/* One thread per element; the arithmetic is optim_math.h's, shared with the host plugin. */
+__global__ static void fused_adam_kernel(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                                         size_t n, float inv, zsf_optim_scalars c)
 {
-    const zs_optimizer_config *o = &cfg->optimizer;
-    if (!cfg->has_optimizer)
-        return zs_fail(err, "the config has no \"optimizer\" block; zs-fast needs one");
-    if ((o->type != ZS_OPT_ADAM && o->type != ZS_OPT_ADAMW) || o->torch_adam)
-        return zs_fail(err, "optimizer \"%s\"%s is not implemented by zs-fast yet (it has FusedAdam: Adam/AdamW)",
-                       o->type_name, o->torch_adam ? " with torch_adam" : "");
-    return 0;
+    size_t i = zsf_tid();
+    if (i < n)
+        zsf_fused_adam_elem(&c, &param[i], grad[i] * inv, &exp_avg[i], &exp_avg_sq[i]);
 }
 
-__global__ static void fused_adam_kernel(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
-                                         size_t n, float inv, float lr, float b1, float b2, float eps, float wd,
-                                         float bc1, float bc2, int adam_w_mode)
+__global__ static void torch_adam_kernel(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                                         size_t n, float inv, zsf_optim_scalars c)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        zsf_torch_adam_elem(&c, &param[i], grad[i] * inv, &exp_avg[i], &exp_avg_sq[i]);
+}
+
+__global__ static void adagrad_kernel(float *param, const float *grad, float *sum, size_t n, float inv,
+                                      zsf_optim_scalars c)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        zsf_adagrad_elem(&c, &param[i], grad[i] * inv, &sum[i]);
+}
+
+__global__ static void lion_kernel(float *param, const float *grad, float *exp_avg, size_t n, float inv,
+                                   zsf_optim_scalars c)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        zsf_lion_elem(&c, &param[i], grad[i] * inv, &exp_avg[i]);
+}
+
+__global__ static void sgd_kernel(float *param, const float *grad, float *buf, size_t n, float inv,
+                                  zsf_optim_scalars c)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        zsf_sgd_elem(&c, &param[i], grad[i] * inv, &buf[i]);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * FusedLamb (fused_lamb_cuda_kernel.cu): B = min(512, ceil(n/512)) blocks of 512 threads. Part 1:
+ * moments, then per thread the sums of p^2 and u^2 over elements i, i+T, ... (T = 512B), reduced per
+ * block by halving (s[t] += s[t+h], h = 256..1); part 2: one block reduces the B block sums (zero-padded
+ * to 512) the same way and forms the trust ratio; part 3: p -= (step_size*coeff)*u. */
+
+#define LAMB_THREADS ZSF_LAMB_THREADS
+
+__device__ static inline void lamb_tree(float *s)
+{
+    for (int h = LAMB_THREADS / 2; h > 0; h /= 2) {
+        if ((int)threadIdx.x < h)
+            s[threadIdx.x] = s[threadIdx.x] + s[threadIdx.x + h];
+        __syncthreads();
+    }
+}
+
+__global__ static void lamb_part1_kernel(float *block_sums, const float *param, const float *grad, float *exp_avg,
+                                         float *exp_avg_sq, size_t n, float inv, zsf_optim_scalars c)
+{
+    __shared__ float sw[LAMB_THREADS], su[LAMB_THREADS];
+    const size_t T = (size_t)gridDim.x * LAMB_THREADS;
+    float w = 0.0f, u = 0.0f;
+    for (size_t j = (size_t)blockIdx.x * LAMB_THREADS + threadIdx.x; j < n; j += T) {
+        zsf_lamb_moments(&c, grad[j] * inv, &exp_avg[j], &exp_avg_sq[j]);
+        const float p = param[j], upd = zsf_lamb_update(&c, exp_avg[j], exp_avg_sq[j], p);
+        u = u + upd * upd;
+        w = w + p * p;
+    }
+    sw[threadIdx.x] = w;
+    su[threadIdx.x] = u;
+    __syncthreads();
+    lamb_tree(sw);
+    lamb_tree(su);
+    if (threadIdx.x == 0) {
+        block_sums[blockIdx.x] = sw[0];
+        block_sums[LAMB_THREADS + blockIdx.x] = su[0];
+    }
+}
+
+__global__ static void lamb_part2_kernel(float *coeff, const float *block_sums, int blocks, zsf_optim_scalars c)
+{
+    __shared__ float sw[LAMB_THREADS], su[LAMB_THREADS];
+    const int t = (int)threadIdx.x;
+    sw[t] = t < blocks ? block_sums[t] : 0.0f;
+    su[t] = t < blocks ? block_sums[LAMB_THREADS + t] : 0.0f;
+    __syncthreads();
+    lamb_tree(sw);
+    lamb_tree(su);
+    if (t == 0)
+        *coeff = zsf_lamb_coeff(&c, sw[0], su[0]);
+}
+
+__global__ static void lamb_part3_kernel(float *param, const float *exp_avg, const float *exp_avg_sq, size_t n,
+                                         const float *coeff, zsf_optim_scalars c)
 {
     size_t i = zsf_tid();
     if (i >= n)
         return;
-    const float p = param[i];
-    float g = grad[i] * inv;
-    if (!adam_w_mode)
-        g = g + wd * p;
-    const float m = b1 * exp_avg[i] + (1.0f - b1) * g;
-    const float v = b2 * exp_avg_sq[i] + (1.0f - b2) * g * g;
-    const float denom = sqrtf(v / bc2) + eps;
-    float update = (m / bc1) / denom;
-    if (adam_w_mode)
-        update = update + wd * p;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    param[i] = p - lr * update;
+    const float p = param[i], upd = zsf_lamb_update(&c, exp_avg[i], exp_avg_sq[i], p);
+    param[i] = p - (c.step_size * *coeff) * upd;
+}
+
+static void fused_lamb(const zsf_optim_scalars *c, float inv, float *param, const float *grad, float *m, float *v,
+                       size_t n, float *scratch, cudaStream_t s)
+{
+    if (n == 0)
+        return;
+    size_t blocks = (n + LAMB_THREADS - 1) / LAMB_THREADS;
+    blocks = blocks > LAMB_THREADS ? LAMB_THREADS : blocks;
+    float *coeff = scratch + 2 * LAMB_THREADS;
+    lamb_part1_kernel<<<(unsigned)blocks, LAMB_THREADS, 0, s>>>(scratch, param, grad, m, v, n, inv, *c);
+    CUDA_CHECK_LAUNCH();
+    lamb_part2_kernel<<<1, LAMB_THREADS, 0, s>>>(coeff, scratch, (int)blocks, *c);
+    CUDA_CHECK_LAUNCH();
+    ZSF_LAUNCH(lamb_part3_kernel, n, s, param, m, v, n, coeff, *c);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+void zsf_optim_step(const zsf_optim_scalars *sc, float inv, float *param, const float *grad, float *const *state,
+                    size_t n, float *scratch, cudaStream_t s)
+{
+    switch (sc->rule) {
+    case ZSF_FUSED_ADAM:
+        ZSF_LAUNCH(fused_adam_kernel, n, s, param, grad, state[0], state[1], n, inv, *sc);
+        break;
+    case ZSF_TORCH_ADAM:
+        ZSF_LAUNCH(torch_adam_kernel, n, s, param, grad, state[0], state[1], n, inv, *sc);
+        break;
+    case ZSF_FUSED_LAMB:
+        fused_lamb(sc, inv, param, grad, state[0], state[1], n, scratch, s);
+        break;
+    case ZSF_TORCH_ADAGRAD:
+        ZSF_LAUNCH(adagrad_kernel, n, s, param, grad, state[0], n, inv, *sc);
+        break;
+    case ZSF_FUSED_LION:
+        ZSF_LAUNCH(lion_kernel, n, s, param, grad, state[0], n, inv, *sc);
+        break;
+    case ZSF_TORCH_SGD:
+        ZSF_LAUNCH(sgd_kernel, n, s, param, grad, state[0], n, inv, *sc);
+        break;
+    default:
+        zsf_die(__FILE__, __LINE__, "zsf_optim_step", "unknown optimizer rule");
+    }
 }
 
 void zsf_fused_adam(const zs_optimizer_config *hp, int64_t t, double lr, float inv, float *param, const float *grad,
                     float *exp_avg, float *exp_avg_sq, size_t n, cudaStream_t s)
 {
-    const float b1 = (float)hp->betas[0], b2 = (float)hp->betas[1];
-    float bc1 = 1.0f, bc2 = 1.0f;
-    if (hp->bias_correction) {
-        bc1 = (float)(1.0 - pow((double)b1, (double)t));
-        bc2 = (float)(1.0 - pow((double)b2, (double)t));
-    }
-    ZSF_LAUNCH(fused_adam_kernel, n, s, param, grad, exp_avg, exp_avg_sq, n, inv, (float)lr, b1, b2, (float)hp->eps,
-               (float)hp->weight_decay, bc1, bc2, hp->adam_w_mode);
+    zsf_optim_scalars sc;
+    zsf_optim_scalars_for(ZSF_FUSED_ADAM, hp, t, lr, hp->betas[0], hp->betas[1], &sc);
+    ZSF_LAUNCH(fused_adam_kernel, n, s, param, grad, exp_avg, exp_avg_sq, n, inv, sc);
 }

@@ -1,6 +1,7 @@
-/* DeepSpeed FusedAdam on the GPU over one rank's flat fp32 master partition (docs/spec/optimizers.md
- * §2; deepspeed/ops/adam/fused_adam.py FusedAdam.step, csrc/adam/multi_tensor_adam.cu AdamFunctor).
- * The unscale-and-clip multiply (g = grad * inv, docs/spec.md §11) is fused into the same pass. */
+/* The optimizer kernels over one rank's flat fp32 master partition (docs/spec/optimizers.md), each
+ * one fused pass with the unscale-and-clip multiply (g = grad * inv, docs/spec.md §11) folded in.
+ * Which rule and its scalars: optim_rules.h. FusedLamb is not element-wise: its trust ratio is one
+ * per call, so the engine calls it per partition (ZeRO) or per parameter tensor (stage 0). */
 #ifndef ZS_FAST_OPTIM_H
 #define ZS_FAST_OPTIM_H
 
@@ -9,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include "optim_rules.h"
 #include "zerospec/ds_config.h"
 #include "zerospec/error.h"
 
@@ -16,14 +18,14 @@
 extern "C" {
 #endif
 
-/* 0 if zs-fast implements the config's optimizer (FusedAdam: "Adam"/"AdamW" without torch_adam). */
-int zsf_optim_check(const zs_ds_config *cfg, zs_error *err);
+/* Device scratch floats zsf_optim_step needs (Lamb's block sums and trust ratio). */
+#define ZSF_OPTIM_SCRATCH 1040
 
-/* State tensors kept per partition element, named as DeepSpeed's state keys (trace names). */
-#define ZSF_OPTIM_N_STATE 2
-extern const char *const zsf_optim_state_names[ZSF_OPTIM_N_STATE];
+/* One step over n elements: param and state[0..n_state) updated in place from grad * inv. */
+void zsf_optim_step(const zsf_optim_scalars *sc, float inv, float *param, const float *grad, float *const *state,
+                    size_t n, float *scratch, cudaStream_t s);
 
-/* One step t (1-based applied-step count) at learning rate lr over n elements:
+/* FusedAdam with the config's betas, step t (1-based applied-step count) at learning rate lr:
  * param, exp_avg, exp_avg_sq updated in place from grad * inv. */
 void zsf_fused_adam(const zs_optimizer_config *hp, int64_t t, double lr, float inv, float *param, const float *grad,
                     float *exp_avg, float *exp_avg_sq, size_t n, cudaStream_t s);

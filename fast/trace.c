@@ -66,13 +66,9 @@ static void add_f32(zsf_trace *t, const char *name, const float *data, size_t n)
     must(zs_st_add_f32(t->w, name, data, n, &err), &err);
 }
 
-/* Rank 0: <prefix>/<name> for every parameter, from the consolidated masters in t->all. */
-static void add_params(zsf_trace *t, const zsf_engine *e, const char *prefix)
+/* Rank 0: <prefix>/<name> for every parameter of the full model in t->full. */
+static void add_full(zsf_trace *t, const zsf_engine *e, const char *prefix)
 {
-    const float *parts[4096];
-    for (int r = 0; r < e->world; r++)
-        parts[r] = t->all + (size_t)r * e->part.len;
-    zsf_partition_assemble(&e->part, parts, t->full);
     char name[200];
     for (int p = 0; p < e->t.n; p++) {
         const zsf_param *prm = &e->t.p[p];
@@ -82,11 +78,38 @@ static void add_params(zsf_trace *t, const zsf_engine *e, const char *prefix)
     }
 }
 
+/* Rank 0: <prefix>/<name> for every parameter, from the consolidated partitions in t->all. */
+static void add_params(zsf_trace *t, const zsf_engine *e, const char *prefix)
+{
+    const float *parts[4096];
+    for (int r = 0; r < e->world; r++)
+        parts[r] = t->all + (size_t)r * e->part.len;
+    zsf_partition_assemble(&e->part, parts, t->full);
+    add_full(t, e, prefix);
+}
+
+/* fp16/bf16: step<k>/model/<name>, the model-dtype parameters after the step: rank 0's copy at
+ * stages 0-2, every rank's shard assembled at stage 3. */
+static void add_model(zsf_trace *t, zsf_engine *e, long long k)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "step%lld/model", k);
+    if (e->stage == 3) {
+        zsf_engine_read_model(e, t->mine);
+        gather_kind(t, e, t->mine);
+        if (e->rank == 0)
+            add_params(t, e, prefix);
+    } else if (e->rank == 0) {
+        zsf_engine_read_model(e, t->full);
+        add_full(t, e, prefix);
+    }
+}
+
 void zsf_trace_begin(zsf_trace *t, zsf_engine *e)
 {
     memset(t, 0, sizeof *t);
     const size_t len = e->part.len ? e->part.len : 1;
-    t->mine = malloc((2 + ZSF_OPTIM_N_STATE) * len * sizeof(float));
+    t->mine = malloc((2 + (size_t)e->n_state) * len * sizeof(float));
     if (e->rank == 0) {
         t->w = zs_st_writer_new();
         t->all = malloc((size_t)e->world * len * sizeof(float));
@@ -105,8 +128,8 @@ void zsf_trace_begin(zsf_trace *t, zsf_engine *e)
 void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
 {
     const size_t len = e->part.len;
-    float *grad = t->mine, *master = t->mine + len, *state[ZSF_OPTIM_N_STATE];
-    for (int k = 0; k < ZSF_OPTIM_N_STATE; k++)
+    float *grad = t->mine, *master = t->mine + len, *state[ZSF_OPTIM_N_STATE] = {0};
+    for (int k = 0; k < e->n_state; k++)
         state[k] = t->mine + (2 + (size_t)k) * len;
     zsf_engine_read_partitions(e, grad, master, state);
 
@@ -133,9 +156,9 @@ void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
         }
     }
     const char *kinds[2 + ZSF_OPTIM_N_STATE] = {"grad", "master"};
-    for (int s = 0; s < ZSF_OPTIM_N_STATE; s++)
-        kinds[2 + s] = zsf_optim_state_names[s];
-    for (int kind = 0; kind < 2 + ZSF_OPTIM_N_STATE; kind++) {
+    for (int s = 0; s < e->n_state; s++)
+        kinds[2 + s] = zsf_optim_state_name(e->rule, s);
+    for (int kind = 0; kind < 2 + e->n_state; kind++) {
         gather_kind(t, e, t->mine + (size_t)kind * len);
         for (int r = 0; e->rank == 0 && r < e->world; r++) {
             snprintf(name, sizeof name, "step%lld/rank%d/%s", k, r, kinds[kind]);
@@ -146,6 +169,8 @@ void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
             add_params(t, e, name);
         }
     }
+    if (e->dt != ZSF_FP32)   /* after the loop: t->mine is free again */
+        add_model(t, e, k);
 }
 
 int zsf_trace_finish(zsf_trace *t, const char *path, zs_error *err)

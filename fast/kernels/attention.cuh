@@ -14,7 +14,7 @@
 /* One thread per (b, h, t): scores q.k * scale for t2 <= t, softmax with the max subtracted, then the
  * weighted sum of v. */
 __global__ static void attention_forward_kernel(float *out, float *att, const float *qkv, int B, int T, int C,
-                                                int NH)
+                                                int NH, zsf_dtype dt)
 {
     size_t row = zsf_tid();   /* over B*NH*T, ordered (b, h, t) */
     if (row >= (size_t)B * NH * T)
@@ -28,7 +28,7 @@ __global__ static void attention_forward_kernel(float *out, float *att, const fl
         float acc = 0.0f;
         for (int i = 0; i < hs; i++)
             acc = acc + QKV(b, t, 0, h, i) * QKV(b, t2, 1, h, i);
-        a[t2] = acc * scale;
+        a[t2] = zsf_round(dt, acc * scale);   /* the scores are a rounding point */
         maxv = t2 == 0 || a[t2] > maxv ? a[t2] : maxv;
     }
     float sum = 0.0f;
@@ -38,13 +38,13 @@ __global__ static void attention_forward_kernel(float *out, float *att, const fl
     }
     float inv = 1.0f / sum;
     for (int t2 = 0; t2 < T; t2++)
-        a[t2] = t2 <= t ? a[t2] * inv : 0.0f;
+        a[t2] = t2 <= t ? zsf_round(dt, a[t2] * inv) : 0.0f;
     float *o = out + ((size_t)b * T + t) * C + (size_t)h * hs;
     for (int i = 0; i < hs; i++) {
         float acc = 0.0f;
         for (int t2 = 0; t2 <= t; t2++)
             acc = acc + a[t2] * QKV(b, t2, 2, h, i);
-        o[i] = acc;
+        o[i] = zsf_round(dt, acc);
     }
 }
 
@@ -131,19 +131,25 @@ __global__ static void attention_dqk_kernel(float *dqkv, const float *dpreatt, c
 #undef QKV
 #undef ROW
 
-static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, cudaStream_t s)
+static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, zsf_dtype dt,
+                              cudaStream_t s)
 {
-    ZSF_LAUNCH(attention_forward_kernel, (size_t)B * NH * T, s, out, att, qkv, B, T, C, NH);
+    ZSF_LAUNCH(attention_forward_kernel, (size_t)B * NH * T, s, out, att, qkv, B, T, C, NH, dt);
 }
 
-/* dqkv[B,T,3C] (written) from dout[B,T,C]; datt, dpreatt: [B,NH,T,T] scratch. */
+/* dqkv[B,T,3C] (written) from dout[B,T,C]; datt, dpreatt: [B,NH,T,T] scratch. In fp16/bf16 datt,
+ * dpreatt and the finished dqkv are rounding points. */
 static void attention_backward(float *dqkv, float *datt, float *dpreatt, const float *dout, const float *att,
-                               const float *qkv, int B, int T, int C, int NH, cudaStream_t s)
+                               const float *qkv, int B, int T, int C, int NH, zsf_dtype dt, cudaStream_t s)
 {
+    const size_t natt = (size_t)B * NH * T * T;
     ZSF_LAUNCH(attention_datt_kernel, (size_t)B * NH * T, s, datt, dout, qkv, B, T, C, NH);
+    round_inplace(datt, natt, dt, s);
     ZSF_LAUNCH(attention_dv_kernel, (size_t)B * T * C, s, dqkv, dout, att, B, T, C, NH);
     ZSF_LAUNCH(attention_softmax_backward_kernel, (size_t)B * NH * T, s, dpreatt, datt, att, B, T, NH);
+    round_inplace(dpreatt, natt, dt, s);
     ZSF_LAUNCH(attention_dqk_kernel, 2 * (size_t)B * T * C, s, dqkv, dpreatt, qkv, B, T, C, NH);
+    round_inplace(dqkv, 3 * (size_t)B * T * C, dt, s);
 }
 
 #endif

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "../check.h"
+#include "../rounding.h"
 
 #define ZSF_BLOCK 256
 
@@ -31,6 +32,20 @@ static inline unsigned zsf_blocks(size_t n)
 __device__ static inline size_t zsf_tid(void)
 {
     return (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+}
+
+/* x = fl_M(x) in place: a rounding point of docs/spec/model.md (nothing in fp32). */
+__global__ static void round_kernel(float *x, size_t n, zsf_dtype dt)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        x[i] = zsf_round(dt, x[i]);
+}
+
+static inline void round_inplace(float *x, size_t n, zsf_dtype dt, cudaStream_t s)
+{
+    if (dt != ZSF_FP32)
+        ZSF_LAUNCH(round_kernel, n, s, x, n, dt);
 }
 
 #endif

@@ -7,13 +7,13 @@
 #include "common.cuh"
 
 __global__ static void encoder_forward_kernel(float *out, const int *inp, const float *wte, const float *wpe,
-                                              int B, int T, int C)
+                                              int B, int T, int C, zsf_dtype dt)
 {
     size_t i = zsf_tid();   /* over B*T*C */
     if (i >= (size_t)B * T * C)
         return;
     size_t bt = i / C, c = i % C, t = bt % T;
-    out[i] = wte[(size_t)inp[bt] * C + c] + wpe[t * C + c];
+    out[i] = zsf_round(dt, wte[(size_t)inp[bt] * C + c] + wpe[t * C + c]);
 }
 
 /* One thread per (v, c): deterministic, and the same summation order as the reference. */
@@ -43,9 +43,9 @@ __global__ static void encoder_backward_wpe_kernel(float *dwpe, const float *dou
 }
 
 static void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe, int B, int T, int C,
-                            cudaStream_t s)
+                            zsf_dtype dt, cudaStream_t s)
 {
-    ZSF_LAUNCH(encoder_forward_kernel, (size_t)B * T * C, s, out, inp, wte, wpe, B, T, C);
+    ZSF_LAUNCH(encoder_forward_kernel, (size_t)B * T * C, s, out, inp, wte, wpe, B, T, C, dt);
 }
 
 static void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp, int B, int T, int C, int V,

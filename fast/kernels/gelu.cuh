@@ -14,13 +14,13 @@ __device__ static inline float gelu_arg(float x)
     return GELU_SCALE * (x + cube);
 }
 
-__global__ static void gelu_forward_kernel(float *out, const float *inp, size_t n)
+__global__ static void gelu_forward_kernel(float *out, const float *inp, size_t n, zsf_dtype dt)
 {
     size_t i = zsf_tid();
     if (i >= n)
         return;
     float x = inp[i];
-    out[i] = 0.5f * x * (1.0f + tanhf(gelu_arg(x)));
+    out[i] = zsf_round(dt, 0.5f * x * (1.0f + tanhf(gelu_arg(x))));
 }
 
 /* In place: d[i] = gelu'(inp[i]) * d[i]. */
@@ -38,9 +38,9 @@ __global__ static void gelu_backward_kernel(float *d, const float *inp, size_t n
     d[i] = local * d[i];
 }
 
-static void gelu_forward(float *out, const float *inp, size_t n, cudaStream_t s)
+static void gelu_forward(float *out, const float *inp, size_t n, zsf_dtype dt, cudaStream_t s)
 {
-    ZSF_LAUNCH(gelu_forward_kernel, n, s, out, inp, n);
+    ZSF_LAUNCH(gelu_forward_kernel, n, s, out, inp, n, dt);
 }
 
 static void gelu_backward_inplace(float *d, const float *inp, size_t n, cudaStream_t s)

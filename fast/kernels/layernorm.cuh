@@ -6,7 +6,8 @@
 #include "common.cuh"
 
 __global__ static void layernorm_forward_kernel(float *out, float *mean, float *rstd, const float *inp,
-                                                const float *weight, const float *bias, int BT, int C)
+                                                const float *weight, const float *bias, int BT, int C,
+                                                zsf_dtype dt)
 {
     size_t bt = zsf_tid();
     if (bt >= (size_t)BT)
@@ -25,7 +26,7 @@ __global__ static void layernorm_forward_kernel(float *out, float *mean, float *
     float s = 1.0f / sqrtf(v + 1e-5f);
     float *o = out + bt * C;
     for (int c = 0; c < C; c++)
-        o[c] = ((x[c] - m) * s) * weight[c] + bias[c];
+        o[c] = zsf_round(dt, ((x[c] - m) * s) * weight[c] + bias[c]);
     mean[bt] = m;
     rstd[bt] = s;
 }
@@ -77,9 +78,9 @@ __global__ static void layernorm_backward_params_kernel(float *dweight, float *d
 }
 
 static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                              const float *bias, int BT, int C, cudaStream_t s)
+                              const float *bias, int BT, int C, zsf_dtype dt, cudaStream_t s)
 {
-    ZSF_LAUNCH(layernorm_forward_kernel, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C);
+    ZSF_LAUNCH(layernorm_forward_kernel, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C, dt);
 }
 
 /* Adds the input gradient into dinp (the residual stream's gradient) and writes dweight, dbias. */

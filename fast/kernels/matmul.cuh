@@ -18,20 +18,21 @@ static void sgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, 
                               CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-__global__ static void add_bias_kernel(float *out, const float *bias, size_t n, int OC)
+__global__ static void add_bias_kernel(float *out, const float *bias, size_t n, int OC, zsf_dtype dt)
 {
     size_t i = zsf_tid();
     if (i < n)
-        out[i] = out[i] + bias[i % OC];
+        out[i] = zsf_round(dt, out[i] + bias[i % OC]);
 }
 
-/* out = residual + (acc + bias): the layer's output added to the residual stream. */
+/* out = residual + (acc + bias): the layer's output added to the residual stream; in fp16/bf16 the
+ * projection output and the sum are both rounding points. */
 __global__ static void add_bias_residual_kernel(float *out, const float *residual, const float *acc,
-                                                const float *bias, size_t n, int OC)
+                                                const float *bias, size_t n, int OC, zsf_dtype dt)
 {
     size_t i = zsf_tid();
     if (i < n)
-        out[i] = residual[i] + (acc[i] + bias[i % OC]);
+        out[i] = zsf_round(dt, residual[i] + zsf_round(dt, acc[i] + bias[i % OC]));
 }
 
 /* dbias[o] = sum over bt of dout[bt, o], bt in order. */
@@ -54,19 +55,19 @@ static void matmul_forward_nobias(cublasHandle_t h, float *out, const float *inp
 }
 
 static void matmul_forward(cublasHandle_t h, float *out, const float *inp, const float *weight, const float *bias,
-                           int BT, int C, int OC, cudaStream_t s)
+                           int BT, int C, int OC, zsf_dtype dt, cudaStream_t s)
 {
     matmul_forward_nobias(h, out, inp, weight, BT, C, OC);
-    ZSF_LAUNCH(add_bias_kernel, (size_t)BT * OC, s, out, bias, (size_t)BT * OC, OC);
+    ZSF_LAUNCH(add_bias_kernel, (size_t)BT * OC, s, out, bias, (size_t)BT * OC, OC, dt);
 }
 
 /* out = residual + inp @ weight + bias; acc is [BT,OC] scratch. */
 static void matmul_forward_residual(cublasHandle_t h, float *out, const float *residual, float *acc,
                                     const float *inp, const float *weight, const float *bias, int BT, int C, int OC,
-                                    cudaStream_t s)
+                                    zsf_dtype dt, cudaStream_t s)
 {
     matmul_forward_nobias(h, acc, inp, weight, BT, C, OC);
-    ZSF_LAUNCH(add_bias_residual_kernel, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC);
+    ZSF_LAUNCH(add_bias_residual_kernel, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC, dt);
 }
 
 /* dinp[BT,C] = dout[BT,OC] @ weight^T ; dweight[C,OC] = inp^T @ dout ; dbias = column sums of dout. */

@@ -1,5 +1,6 @@
 /* The ZeRO engine's element kernels: packing gradients into the exchange layout, unpacking gathered
- * parameters, scaling, accumulation, and the gradient's squared norm. */
+ * parameters, scaling, accumulation, casting, and the gradient's squared norm. `dt` is the model
+ * dtype: every result that DeepSpeed holds in it is rounded to it (fp32: no rounding). */
 #ifndef ZS_FAST_KERNELS_ZERO_CUH
 #define ZS_FAST_KERNELS_ZERO_CUH
 
@@ -7,13 +8,14 @@
 
 #include "common.cuh"
 
-/* out[q] = in[map[q]] / divisor (0 where map[q] < 0, i.e. padding). With divisor W this is the
+/* out[q] = fl_M(in[map[q]] / divisor) (0 where map[q] < 0, i.e. padding). With divisor W this is the
  * stage 1-3 pre-division of docs/spec.md §10 (x / 1 is exact, so divisor 1 is a plain gather). */
-__global__ static void gather_div_kernel(float *out, const float *in, const int64_t *map, size_t n, float divisor)
+__global__ static void gather_div_kernel(float *out, const float *in, const int64_t *map, size_t n, float divisor,
+                                         zsf_dtype dt)
 {
     size_t q = zsf_tid();
     if (q < n)
-        out[q] = map[q] >= 0 ? in[map[q]] / divisor : 0.0f;
+        out[q] = map[q] >= 0 ? zsf_round(dt, in[map[q]] / divisor) : 0.0f;
 }
 
 /* out[map[q]] = in[q] where map[q] >= 0 (every model element appears once in the map). */
@@ -24,19 +26,27 @@ __global__ static void scatter_kernel(float *out, const float *in, const int64_t
         out[map[q]] = in[q];
 }
 
-__global__ static void scale_kernel(float *x, size_t n, float s)
+__global__ static void scale_kernel(float *x, size_t n, float s, zsf_dtype dt)
 {
     size_t i = zsf_tid();
     if (i < n)
-        x[i] = x[i] * s;
+        x[i] = zsf_round(dt, x[i] * s);
 }
 
 /* dst += src (the micro-step gradient accumulation, in the model dtype). */
-__global__ static void accumulate_kernel(float *dst, const float *src, size_t n)
+__global__ static void accumulate_kernel(float *dst, const float *src, size_t n, zsf_dtype dt)
 {
     size_t i = zsf_tid();
     if (i < n)
-        dst[i] = dst[i] + src[i];
+        dst[i] = zsf_round(dt, dst[i] + src[i]);
+}
+
+/* out = fl_M(in): the fp32 master cast to the model dtype. */
+__global__ static void cast_kernel(float *out, const float *in, size_t n, zsf_dtype dt)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        out[i] = zsf_round(dt, in[i]);
 }
 
 #define ZSF_NORM_BLOCKS 128
