@@ -46,7 +46,7 @@ mpirun=$(command -v mpirun || echo /tmp/zs-sys/all/usr/bin/orterun)
 # ---- 2. zs-fast ---------------------------------------------------------------------------------
 phase "zs-fast-bench"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv || true
-timeout $(( $(left) - 100 > 60 ? $(left) - 100 : 60 )) "$mpirun" --allow-run-as-root -np 1 -x LD_LIBRARY_PATH -x NCCL_NVLS_ENABLE \
+timeout $(( $(left) - 130 > 90 ? $(left) - 130 : 90 )) "$mpirun" --allow-run-as-root -np 1 -x LD_LIBRARY_PATH -x NCCL_NVLS_ENABLE \
   "$bin/zs-fast-bench" --batch "$batch" --json "$work/zs-fast.json"
 echo "zs-fast-bench exit status $?"
 
