@@ -69,8 +69,8 @@ def plot(r, path):
     if copy:
         a.axvline(copy, color="k", ls="--", lw=1)
         a.axvline(0.9 * copy, color="gray", ls=":", lw=1)
-        a.text(copy, 1.01, "copy", ha="center", transform=a.get_xaxis_transform())
-        a.text(0.9 * copy, 1.01, "90%", ha="right", color="gray", transform=a.get_xaxis_transform())
+        a.text(copy, 0.01, " copy", ha="left", fontsize=8, transform=a.get_xaxis_transform())
+        a.text(0.9 * copy, 0.01, "90% ", ha="right", color="gray", fontsize=8, transform=a.get_xaxis_transform())
     a.invert_yaxis()
     a.set_xlabel("GB/s (bytes the optimizer must move per parameter)")
     a.set_title("Optimizer step, GPT-2 124M parameters")
