@@ -1,0 +1,48 @@
+/* zs-fast-bench: timings of zs-fast at GPT-2 124M size (tools/bench/run.sh runs it on the device).
+ *
+ * Method (docs/results/performance-notes.md): CUDA events around each repeat, warm-up first, the
+ * median over repeats; inputs are random (never zeros) and far larger than the L2 cache. Each phase
+ * adds its numbers to one cJSON object, which main.c writes to --json. */
+#ifndef ZS_FAST_BENCH_H
+#define ZS_FAST_BENCH_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <cuda_runtime.h>
+
+#include "comm.h"
+#include "zerospec/case.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* GPT-2 124M: vocab 50257, seq 1024, channels 768, 12 layers, 12 heads. */
+zs_model_dims zsfb_gpt2_124m(void);
+
+/* Median of v[0..n) (sorts v). */
+double zsfb_median(double *v, int n);
+
+/* Seconds of a monotonic host clock. */
+double zsfb_now(void);
+
+/* Repeats: the number of timed runs that fit in budget_s given one run of first_s, within [lo, hi]. */
+int zsfb_reps_for(double first_s, double budget_s, int lo, int hi);
+
+/* Adds {"median_ms", "ms": [...]} of the n repeat times (ms) to obj; returns the median. */
+double zsfb_put_times(cJSON *obj, double *ms, int n);
+
+/* Device-memory bytes in use now (cudaMemGetInfo: total - free), for peak accounting. */
+size_t zsfb_device_used(void);
+
+/* Phases. Each returns 0, or -1 after printing why. budget_s bounds the timed repeats of one
+ * measurement (at least a minimum number of repeats always run). */
+int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
+int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm);
+int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

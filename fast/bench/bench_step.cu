@@ -1,0 +1,109 @@
+/* zs-fast-bench, phase "step": one zs-fast training step at GPT-2 124M size through the real engine
+ * (zsf_engine_step: stage 0, W = 1, one micro-batch of B sequences, forward + backward + gradient
+ * norm and clipping + FusedAdam), fp32 with cuBLAS pedantic math: the conformance path. Reports the
+ * median step time, tokens/s, the device memory the engine holds, and a split of the step into
+ * forward, backward and optimizer (each timed alone with events on the engine's own buffers). */
+#include <math.h>
+#include <stdio.h>
+
+#include "bench_time.cuh"
+#include "engine.h"
+
+static int load_case(zs_case *kase, const zs_model_dims *d, int batch)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"name\": \"bench_gpt2_124m\", \"model\": {\"vocab\": %d, \"seq\": %d, \"channels\": %d, \"layers\": %d,"
+             " \"heads\": %d}, \"seed\": 1, \"steps\": 1, \"ds_config\": {\"train_batch_size\": %d,"
+             " \"train_micro_batch_size_per_gpu\": %d, \"gradient_clipping\": 1.0, \"optimizer\": {\"type\": \"AdamW\","
+             " \"params\": {\"lr\": 6e-4, \"betas\": [0.9, 0.95], \"eps\": 1e-8, \"weight_decay\": 0.1}},"
+             " \"zero_optimization\": {\"stage\": 0}}}",
+             d->vocab, d->seq, d->channels, d->layers, d->heads, batch, batch);
+    zs_error err = {{0}};
+    if (zs_case_parse(json, "<zs-fast-bench>", ".", kase, &err)) {
+        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static double timed_step(zsf_engine *e, float *loss)
+{
+    zs_error err = {{0}};
+    zsf_step_report rep;
+    CUDA_CHECK(cudaDeviceSynchronize());
+    double t0 = zsfb_now();
+    if (zsf_engine_step(e, &rep, &err)) {
+        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
+        return -1.0;
+    }
+    *loss = rep.loss;
+    return (zsfb_now() - t0) * 1e3;   /* the step ends with a host sync */
+}
+
+int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm)
+{
+    zs_case kase;
+    if (load_case(&kase, d, batch))
+        return -1;
+    CUDA_CHECK(cudaDeviceSynchronize());
+    const size_t used0 = zsfb_device_used();
+    zsf_engine e;
+    zs_error err = {{0}};
+    if (zsf_engine_init(&e, &kase, comm, 0, &err)) {
+        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
+        zs_case_free(&kase);
+        return -1;
+    }
+    const double tokens = (double)batch * d->seq;
+    float losses[32];
+    double ms[32];
+    double first = timed_step(&e, &losses[0]);   /* warm-up: cuBLAS heuristics, first-touch */
+    if (first < 0)
+        return -1;
+    int reps = zsfb_reps_for(first * 1e-3, budget_s, 2, 20);
+    for (int i = 0; i < reps; i++)
+        if ((ms[i] = timed_step(&e, &losses[i + 1])) < 0)
+            return -1;
+    const size_t used1 = zsfb_device_used();
+
+    cJSON_AddStringToObject(out, "impl", "zs-fast");
+    cJSON_AddStringToObject(out, "math", "fp32, cuBLAS pedantic (no TF32): the conformance path");
+    cJSON_AddNumberToObject(out, "batch", batch);
+    cJSON_AddNumberToObject(out, "seq", d->seq);
+    cJSON_AddNumberToObject(out, "params", (double)e.t.numel);
+    cJSON_AddNumberToObject(out, "warmup_ms", first);
+    double med = zsfb_put_times(out, ms, reps);
+    cJSON_AddNumberToObject(out, "tokens_per_s", tokens / (med * 1e-3));
+    cJSON_AddItemToObject(out, "losses", cJSON_CreateFloatArray(losses, reps + 1));
+    cJSON_AddNumberToObject(out, "peak_bytes", (double)(used1 - used0));
+    cJSON *mem = cJSON_AddObjectToObject(out, "engine_bytes");
+    cJSON_AddNumberToObject(mem, "params", (double)e.mem.params);
+    cJSON_AddNumberToObject(mem, "grads", (double)e.mem.grads);
+    cJSON_AddNumberToObject(mem, "optimizer", (double)e.mem.optimizer);
+    cJSON_AddNumberToObject(mem, "working", (double)e.mem.working);
+    printf("zs-fast step (B=%d, T=%d, fp32 pedantic): %.1f ms median of %d, %.0f tokens/s, device memory %.2f GiB, "
+           "loss %.4f -> %.4f\n",
+           batch, d->seq, med, reps, tokens / (med * 1e-3), (double)(used1 - used0) / (1 << 30), (double)losses[0],
+           (double)losses[reps]);
+
+    /* The split: forward, backward, optimizer, each alone on the engine's buffers. */
+    cudaStream_t s = comm->compute;
+    const int n_split = reps < 3 ? reps : 3;
+    cJSON *split = cJSON_AddObjectToObject(out, "split");
+    double fwd = zsfb_time([&] { zsf_model_forward(e.model, e.params, e.losses); }, 0, n_split, s, ms);
+    cJSON_AddNumberToObject(split, "forward_ms", fwd);
+    double bwd = zsfb_time([&] { zsf_model_backward(e.model, e.params, e.grad_micro, 1.0f); }, 0, n_split, s, ms);
+    cJSON_AddNumberToObject(split, "backward_ms", bwd);
+    int64_t t = 100;
+    double opt = zsfb_time([&] { zsf_fused_adam(&e.cfg->optimizer, t++, 6e-4, 1.0f, e.master, e.grad_part, e.state[0],
+                                                e.state[1], e.part.len, s); },
+                           1, 5, s, ms);
+    cJSON_AddNumberToObject(split, "optimizer_ms", opt);
+    cJSON_AddNumberToObject(split, "rest_ms", med - fwd - bwd - opt);
+    printf("  split: forward %.1f ms, backward %.1f ms, FusedAdam %.2f ms, rest (norm, data, sync) %.1f ms\n", fwd,
+           bwd, opt, med - fwd - bwd - opt);
+    zsf_engine_free(&e);
+    zs_case_free(&kase);
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* Shared helpers of zs-fast-bench (bench.h): the model size, medians, repeat counts, memory. */
+#define _POSIX_C_SOURCE 200809L  /* clock_gettime */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "check.h"
+
+zs_model_dims zsfb_gpt2_124m(void)
+{
+    zs_model_dims d = {.vocab = 50257, .seq = 1024, .channels = 768, .layers = 12, .heads = 12};
+    return d;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double zsfb_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double zsfb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int zsfb_reps_for(double first_s, double budget_s, int lo, int hi)
+{
+    int n = first_s > 0 ? (int)(budget_s / first_s) : hi;
+    return n < lo ? lo : n > hi ? hi : n;
+}
+
+double zsfb_put_times(cJSON *obj, double *ms, int n)
+{
+    cJSON_AddItemToObject(obj, "ms", cJSON_CreateDoubleArray(ms, n));
+    double *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted)
+        zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+    for (int i = 0; i < n; i++)
+        sorted[i] = ms[i];
+    double med = zsfb_median(sorted, n);
+    free(sorted);
+    cJSON_AddNumberToObject(obj, "median_ms", med);
+    return med;
+}
+
+size_t zsfb_device_used(void)
+{
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    return total_b - free_b;
+}

@@ -1,0 +1,127 @@
+/* zs-fast-bench: times zs-fast at GPT-2 124M size on one GPU and writes the numbers as JSON.
+ *
+ *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops] [--budget S] [--ops-budget S]
+ *
+ * Phases (bench.h): optim (copy bandwidth, FusedAdam over the flat parameter buffer), step (a full
+ * training step through the engine, stage 0, W = 1), ops (each forward/backward operation alone).
+ * tools/bench/run.sh runs it beside PyTorch's peers (tools/bench/torch_peers.py). One MPI rank. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "bench.h"
+#include "check.h"
+
+static const char usage[] =
+    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops] [--budget S] [--ops-budget S]\n";
+
+typedef struct bench_options {
+    const char *json, *phases;
+    int batch;
+    double budget_s, ops_budget_s;
+} bench_options;
+
+static int parse(int argc, char **argv, bench_options *o)
+{
+    *o = (bench_options){NULL, "optim,step,ops", 16, 2.0, 0.3};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (!v) {
+            fprintf(stderr, "zs-fast-bench: error: %s needs a value (or is unknown)\n%s", a, usage);
+            return -1;
+        }
+        if (!strcmp(a, "--json"))
+            o->json = v;
+        else if (!strcmp(a, "--phases"))
+            o->phases = v;
+        else if (!strcmp(a, "--batch"))
+            o->batch = atoi(v);
+        else if (!strcmp(a, "--budget"))
+            o->budget_s = atof(v);
+        else if (!strcmp(a, "--ops-budget"))
+            o->ops_budget_s = atof(v);
+        else {
+            fprintf(stderr, "zs-fast-bench: error: unknown option %s\n%s", a, usage);
+            return -1;
+        }
+        i++;
+    }
+    if (o->batch < 1 || o->budget_s <= 0 || o->ops_budget_s <= 0) {
+        fprintf(stderr, "zs-fast-bench: error: --batch, --budget and --ops-budget must be positive\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int wants(const char *phases, const char *name)
+{
+    const char *p = strstr(phases, name);
+    return p && (p == phases || p[-1] == ',');
+}
+
+static int write_json(const char *path, cJSON *root)
+{
+    char *text = cJSON_Print(root);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    int ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f))
+        ok = 0;
+    free(text);
+    if (!ok)
+        fprintf(stderr, "zs-fast-bench: error: cannot write %s\n", path);
+    return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &zsf_rank);
+    bench_options o;
+    int size = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (parse(argc, argv, &o) || size != 1) {
+        if (size != 1)
+            fprintf(stderr, "zs-fast-bench: error: run it as one rank (this job has %d)\n", size);
+        MPI_Finalize();
+        return 2;
+    }
+    zsf_comm comm;
+    zs_error err = {{0}};
+    if (zsf_comm_init(&comm, ZSF_BACKEND_NCCL, &err)) {
+        fprintf(stderr, "zs-fast-bench: error: %s\n", err.msg);
+        MPI_Finalize();
+        return 1;
+    }
+    struct cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, comm.device));
+    int cuda_rt = 0, cublas_v = 0;
+    CUDA_CHECK(cudaRuntimeGetVersion(&cuda_rt));
+    cublasGetProperty(MAJOR_VERSION, &cublas_v);
+    printf("zs-fast-bench on %s (%d SMs, %.1f GiB), CUDA runtime %d\n", prop.name, prop.multiProcessorCount,
+           (double)prop.totalGlobalMem / (1 << 30), cuda_rt);
+
+    const zs_model_dims d = zsfb_gpt2_124m();
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "device", prop.name);
+    cJSON_AddNumberToObject(root, "cuda_runtime", cuda_rt);
+    cJSON_AddNumberToObject(root, "batch", o.batch);
+    int rc = 0;
+    if (wants(o.phases, "optim"))
+        rc |= zsfb_bench_optim(cJSON_AddObjectToObject(root, "optim"), &d, o.budget_s, comm.compute);
+    if (!rc && wants(o.phases, "step"))
+        rc |= zsfb_bench_step(cJSON_AddObjectToObject(root, "step"), &d, o.batch, 4 * o.budget_s, &comm);
+    if (!rc && wants(o.phases, "ops"))
+        rc |= zsfb_bench_ops(cJSON_AddObjectToObject(root, "ops"), &d, o.batch, o.ops_budget_s, comm.compute);
+    if (o.json && write_json(o.json, root))
+        rc = -1;
+    cJSON_Delete(root);
+    zsf_comm_free(&comm);
+    MPI_Finalize();
+    return rc ? 1 : 0;
+}

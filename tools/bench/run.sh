@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# zs-fast beside PyTorch on one GPU (issue #7), run on the device machine from the repository root:
+#   1. tools/gpu/run.sh builds the whole project in build/gpu (Release, sm_90; zs-fast-bench is part of
+#      it) and checks zs-fast against zs-ref. ZS_BENCH_CONFORMANCE: "all" = every fp32 case (the proof
+#      after a kernel change), "smoke" (default) = one case, "none" = skip (build/gpu must exist);
+#   2. zs-fast-bench: copy bandwidth, FusedAdam, a GPT-2 124M training step, the per-op split;
+#   3. tools/bench/torch_peers.py: torch's copy, optimizers and training steps (eager, compiled);
+#   4. one results.json, the plot (tools/bench/plot.py), and the table last.
+# Files in $OUT: bench.log, results.json, performance.png, gpu-check.tar.gz (tools/gpu/run.sh's own).
+# Environment: OUT (default build/bench/out), ZS_BENCH_CONFORMANCE, ZS_BENCH_BATCH (16),
+# ZS_BENCH_DEADLINE (seconds the whole script may take, default 280; later phases get what is left),
+# ZS_BENCH_TORCH_STEPS (torch_peers.py --steps, default all), ZS_GPU_MPI_MAX (passed on; default 1 for
+# smoke, 2 for all), ZS_BENCH_COMMIT (recorded in results.json when the copy has no .git).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+OUT=${OUT:-$root/build/bench/out}
+work=$root/build/bench/work
+mkdir -p "$OUT" "$work"
+exec > >(tee "$OUT/bench.log") 2>&1
+export NCCL_NVLS_ENABLE=0   # never NVLink multicast on these machines (KINDS.md)
+deadline=${ZS_BENCH_DEADLINE:-280}
+batch=${ZS_BENCH_BATCH:-16}
+left() { echo $(( deadline - SECONDS )); }
+phase() { echo; echo "==== $1 (t=${SECONDS}s, $(left)s left)"; }
+
+# ---- 1. build (and conformance) through tools/gpu/run.sh ----------------------------------------
+mode=${ZS_BENCH_CONFORMANCE:-smoke}
+if [ "$mode" != none ]; then
+  phase "tools/gpu/run.sh ($mode)"
+  cases=""; [ "$mode" = smoke ] && cases=fp32_zero2_adamw
+  OUT=$work/gpu ZS_GPU_CASES=${cases:-${ZS_GPU_CASES:-}} ZS_GPU_MPI_MAX=${ZS_GPU_MPI_MAX:-$([ "$mode" = smoke ] && echo 1 || echo 2)} \
+    bash tools/gpu/run.sh >/dev/null 2>&1
+  echo "tools/gpu/run.sh exit status $?; its summary:"
+  cat "$work/gpu/summary.txt" 2>/dev/null
+  tar -C "$work" -czf "$OUT/gpu-check.tar.gz" gpu
+fi
+bin=$root/build/gpu/bin
+[ -x "$bin/zs-fast-bench" ] || { echo "run.sh: no $bin/zs-fast-bench (see gpu-check.tar.gz: gpu/build.log)"; exit 1; }
+# The runtime libraries the build found (NCCL, and cJSON from build/gpu-bundle when tools/gpu/run.sh
+# unpacked it), in case the binary's build RPATH lacks them.
+nccl=$(sed -n 's/^NCCL_LIBRARY:FILEPATH=//p' build/gpu/CMakeCache.txt)
+export LD_LIBRARY_PATH=${nccl:+$(dirname "$nccl"):}/tmp/zs-sys/dev/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+mpirun=$(command -v mpirun || echo /tmp/zs-sys/all/usr/bin/orterun)
+
+# ---- 2. zs-fast ---------------------------------------------------------------------------------
+phase "zs-fast-bench"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv || true
+timeout $(( $(left) - 130 > 90 ? $(left) - 130 : 90 )) "$mpirun" --allow-run-as-root -np 1 -x LD_LIBRARY_PATH -x NCCL_NVLS_ENABLE \
+  "$bin/zs-fast-bench" --batch "$batch" --json "$work/zs-fast.json"
+echo "zs-fast-bench exit status $?"
+
+# ---- 3. PyTorch ---------------------------------------------------------------------------------
+phase "torch_peers.py"
+PYTHONUNBUFFERED=1 timeout $(( $(left) - 15 > 30 ? $(left) - 15 : 30 )) python3 tools/bench/torch_peers.py \
+  --json "$work/torch.json" --batch "$batch" --steps "${ZS_BENCH_TORCH_STEPS:-all}"
+echo "torch_peers.py exit status $?"
+
+# ---- 4. results, plot, table --------------------------------------------------------------------
+phase "results"
+python3 tools/bench/plot.py --zs-fast "$work/zs-fast.json" --torch "$work/torch.json" \
+  --commit "${ZS_BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}" --results "$OUT/results.json" \
+  --png "$OUT/performance.png"
