@@ -106,8 +106,8 @@ int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_
     op_table ot = {cJSON_AddArrayToObject(out, "ops"), budget_s, s, {0, 0}, 0};
     printf("zs-fast ops at B=%d T=%d C=%d NH=%d V=%d (count = runs per step, %d layers):\n", B, T, C, NH, V, L);
     /* forward */
-    ot.add("encoder_forward", "fwd", 1, 0, [&] { encoder_forward(x, inp, wte, wpe, B, T, C, s); });
-    ot.add("layernorm_forward", "fwd", 2 * L + 1, 0, [&] { layernorm_forward(ln, mean, rstd, x, lnw, bias, BT, C, s); });
+    ot.add("encoder_forward", "fwd", 1, 0, [&] { encoder_forward(x, inp, wte, wpe, B, T, C, ZSF_FP32, s); });
+    ot.add("layernorm_forward", "fwd", 2 * L + 1, 0, [&] { layernorm_forward(ln, mean, rstd, x, lnw, bias, BT, C, ZSF_FP32, s); });
     const struct { const char *name; int in, oc, residual; } lin[] = {
         {"qkv", C, 3 * C, 0}, {"attn_proj", C, C, 1}, {"fc", C, 4 * C, 0}, {"fc_proj", 4 * C, C, 1}};
     for (const auto &g : lin) {
@@ -119,13 +119,13 @@ int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_
         ot.tf32(L, fl, [&] { matmul_forward_nobias(h32, fch, gin, w, BT, g.in, g.oc); });
         snprintf(name, sizeof name, "%s %s", g.residual ? "add_bias_residual" : "add_bias", g.name);
         if (g.residual)
-            ot.add(name, "fwd", L, 0, [&] { ZSF_LAUNCH(add_bias_residual_kernel, nC, s, res, x, acc, bias, nC, g.oc); });
+            ot.add(name, "fwd", L, 0, [&] { ZSF_LAUNCH(add_bias_residual_kernel, nC, s, res, x, acc, bias, nC, g.oc, ZSF_FP32); });
         else
             ot.add(name, "fwd", L, 0,
-                   [&] { ZSF_LAUNCH(add_bias_kernel, (size_t)BT * g.oc, s, fch, bias, (size_t)BT * g.oc, g.oc); });
+                   [&] { ZSF_LAUNCH(add_bias_kernel, (size_t)BT * g.oc, s, fch, bias, (size_t)BT * g.oc, g.oc, ZSF_FP32); });
     }
-    ot.add("attention_forward", "fwd", L, 0, [&] { attention_forward(atty, att, qkv, B, T, C, NH, s); });
-    ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, fch, 4 * nC, s); });
+    ot.add("attention_forward", "fwd", L, 0, [&] { attention_forward(atty, att, qkv, B, T, C, NH, ZSF_FP32, s); });
+    ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, fch, 4 * nC, ZSF_FP32, s); });
     const double fl_head = 2.0 * BT * C * V;
     ot.add("gemm lm_head", "fwd", 1, fl_head, [&] { lm_head_forward(hp, probs, ln, wte, BT, C, V); });
     ot.tf32(1, fl_head, [&] { lm_head_forward(h32, probs, ln, wte, BT, C, V); });
