@@ -115,7 +115,8 @@ typedef struct zs_plugin_collective {
  *  "attention"    B,T,C,NH   qkv[B,T,3C] (q | k | v; head h uses        dout[B,T,C], qkv, att
  *                            channels h*hs..(h+1)*hs-1, hs = C/NH)      -> dqkv[B,T,3C]
  *                            -> out[B,T,C], att[B,NH,T,T]: causal softmax of q.k/sqrt(hs) over
- *                            t2 <= t (max subtracted); entries t2 > t are 0
+ *                            t2 <= t (max subtracted); entries t2 > t are 0 (a fused kernel that
+ *                            never materialises att still writes it: it is compared too)
  *  "gelu"         B,T,C      inp[B,T,C] -> out[B,T,C]                   inp, dout[B,T,C] -> dinp[B,T,C]
  *                            0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  *  "residual"     B,T,C      inp1[B,T,C], inp2[B,T,C] -> out[B,T,C]     dout[B,T,C] -> dinp1, dinp2
@@ -124,7 +125,10 @@ typedef struct zs_plugin_collective {
  *                            probs = softmax (max subtracted),           dlogits = (probs - onehot) * dlosses
  *                            losses = -log probs[target]                (training passes dloss/(B*T) everywhere)
  *
- * Shape parameters a layer does not use are 0. */
+ * Shape parameters a layer does not use are 0. Backward inputs that the forward pass produces (mean,
+ * rstd, att, probs) are the reference's fp32 forward outputs. Every output is compared with the
+ * exact (fp64) result under a bound scaled by the fp32 reference's own error (docs/conformance.md
+ * "Checking your kernels" / "Layers"); conformance/plugins/example_layernorm.c is an example. */
 typedef struct zs_plugin_buffer {
     const char *name;              /* "inp", "weight", "dout", ... as in the table */
     const char *dtype;             /* "F32" (float) or "I32" (int32_t) */
