@@ -9,6 +9,9 @@
 #ifndef ZS_REFERENCE_LAYERS_H
 #define ZS_REFERENCE_LAYERS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define ZS_LAYER_DECLARATIONS(R, S)                                                                  \
     void encoder_forward##S(R *out, const int *inp, const R *wte, const R *wpe, int B, int T, int C); \
     void encoder_backward##S(R *dwte, R *dwpe, const R *dout, const int *inp, int B, int T, int C);   \
@@ -39,5 +42,47 @@
 
 ZS_LAYER_DECLARATIONS(float, _f32)
 ZS_LAYER_DECLARATIONS(double, _f64)
+
+/* ------------------------------------------------------------------------------------------------
+ * The layers by name (layer_calls.c), for callers holding named buffers: the plugin ABI's
+ * layer_forward / layer_backward (conformance/include/zerospec/plugin.h has the same table) and the
+ * layer golden cases of `zs-ref ops`. */
+
+typedef struct zs_layer_dims {
+    int B, T, C, NH, V, OC;
+} zs_layer_dims;
+
+/* One layer's buffers in call order, "name[dims]" separated by spaces, dims from B, T, C, 3C, NH, V,
+ * OC; `ids` names the int32 input (token ids, targets), NULL when there is none. */
+typedef struct zs_layer_spec {
+    int id;                        /* its index in zs_layer_specs */
+    const char *name;
+    const char *forward_in, *forward_out, *backward_in, *backward_out;
+    const char *ids;
+} zs_layer_spec;
+
+extern const zs_layer_spec zs_layer_specs[];
+extern const int zs_layer_spec_count;
+const zs_layer_spec *zs_layer_spec_find(const char *name);   /* NULL if unknown */
+
+/* One buffer of a spec list with its shape under given dims. */
+typedef struct zs_layer_buffer {
+    char name[16];
+    int ndim;
+    int64_t shape[4];
+    size_t numel;
+} zs_layer_buffer;
+
+/* Parses a spec list ("inp[B,T,C] weight[C]") into at most `max` buffers; returns how many. */
+int zs_layer_buffers(const char *list, const zs_layer_dims *d, zs_layer_buffer *out, int max);
+
+/* Runs `spec` forward (backward = 0) or backward on positional buffers: in[] then out[] in the
+ * spec's order; the int32 input comes as `ids` (its in[] slot is not read). Forward passes write
+ * their outputs, backward passes add (+=) into them. -1 only when scratch memory runs out. */
+#define ZS_LAYER_CALL_DECLARATION(R, S)                                                              \
+    int zs_layer_call##S(const zs_layer_spec *spec, int backward, const zs_layer_dims *d, R *const *in, \
+                         R *const *out, const int *ids);
+ZS_LAYER_CALL_DECLARATION(float, _f32)
+ZS_LAYER_CALL_DECLARATION(double, _f64)
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "clip.h"
 #include "collectives.h"
+#include "layers.h"
 #include "loss_scaler.h"
 #include "optim/optimizer.h"
 #include "precision.h"
@@ -118,6 +119,44 @@ static int round_to(const char *dtype, float *values, size_t n)
     return ZS_PLUGIN_OK;
 }
 
+/* A layer through reference/layer_calls.c: the ABI's named buffers put in the spec's call order. */
+static int layer_call(const zs_plugin_layer *a, int backward)
+{
+    const zs_layer_spec *spec = zs_layer_spec_find(a->layer);
+    if (!spec)
+        return ZS_PLUGIN_UNSUPPORTED;
+    zs_layer_dims d = {a->B, a->T, a->C, a->NH, a->V, a->OC};
+    zs_layer_buffer want[2][8];
+    int n_want[2] = {zs_layer_buffers(backward ? spec->backward_in : spec->forward_in, &d, want[0], 8),
+                     zs_layer_buffers(backward ? spec->backward_out : spec->forward_out, &d, want[1], 8)};
+    float *bufs[2][8] = {{0}};
+    const int *ids = NULL;
+    for (int side = 0; side < 2; side++)
+        for (int i = 0; i < n_want[side]; i++) {
+            const zs_plugin_buffer *b = zs_plugin_buffer_find(side ? a->out : a->in, side ? a->n_out : a->n_in,
+                                                              want[side][i].name);
+            if (!b || b->numel != want[side][i].numel)
+                return ZS_PLUGIN_UNSUPPORTED;
+            if (spec->ids && !side && !strcmp(b->name, spec->ids))
+                ids = b->data;
+            else
+                bufs[side][i] = b->data;
+        }
+    if (spec->ids && !ids)
+        return ZS_PLUGIN_UNSUPPORTED;
+    return zs_layer_call_f32(spec, backward, &d, bufs[0], bufs[1], ids) ? ZS_PLUGIN_ERROR : ZS_PLUGIN_OK;
+}
+
+static int layer_forward(const zs_plugin_layer *a)
+{
+    return layer_call(a, 0);
+}
+
+static int layer_backward(const zs_plugin_layer *a)
+{
+    return layer_call(a, 1);
+}
+
 static const zs_plugin plugin = {
     .abi_version = ZS_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(zs_plugin),
@@ -129,6 +168,8 @@ static const zs_plugin plugin = {
     .reduce_scatter_sum = reduce_scatter_sum,
     .all_gather = all_gather,
     .round_to = round_to,
+    .layer_forward = layer_forward,
+    .layer_backward = layer_backward,
 };
 
 const zs_plugin *zerospec_plugin_v1(void)

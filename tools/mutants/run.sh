@@ -3,8 +3,9 @@
 #
 # Every planted bug in tools/mutants/mutants.tsv is applied, one at a time, to a scratch copy of the
 # sources and rebuilt incrementally. Bugs in the reference are run through `zs-check run` on every case
-# against the committed fixtures; bugs in the example plugin through `zs-check plugin` on the op-level
-# cases — both with the suite's tolerances. A mutant is caught when zs-check fails. The unmodified
+# against the committed fixtures (bugs in reference/layers.c first through the reference plugin on the
+# layer cases); bugs in an example plugin through `zs-check plugin` with that plugin on the op-level
+# cases — all with the suite's tolerances. A mutant is caught when zs-check fails. The unmodified
 # build must pass first. Exits 1 if any mutant survives (or the baseline fails).
 #
 #   tools/mutants/run.sh [mutant-id ...]        ZS_CHECK=path/to/zs-check (default build/default/bin)
@@ -21,13 +22,17 @@ cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DZS_BUILD_FAST=OFF
     || { cat "$work/configure.log"; exit 2; }
 
 build() {
-    cmake --build "$work/build" --target zs-ref zs_example_adamw zs_reference_plugin -j "${JOBS:-2}" \
+    cmake --build "$work/build" --target zs-ref zs_example_adamw zs_example_layernorm zs_reference_plugin -j "${JOBS:-2}" \
         > "$work/build.log" 2>&1
 }
 suite() {  # $1 log file, $2 the mutated file: the check that covers it; zs-check's output goes to $1
     case $2 in
-        conformance/plugins/*)
-            "$zs_check" plugin "$work/build/plugins/example_adamw.so" --ops "$root/fixtures/ops" > "$1" 2>&1 ;;
+        conformance/plugins/example_*)   # that example plugin on the op-level cases
+            "$zs_check" plugin "$work/build/plugins/$(basename "$2" .c).so" --ops "$root/fixtures/ops" > "$1" 2>&1 ;;
+        reference/layers.c)   # the layer cases first: they name the layer and pass at fault
+            "$zs_check" plugin "$work/build/plugins/reference_plugin.so" --ops "$root/fixtures/ops" > "$1" 2>&1 &&
+            "$zs_check" run --impl "$work/build/bin/zs-ref" --cases "$root"/conformance/cases/*.json \
+                --fixtures "$root/fixtures" --fail-fast >> "$1" 2>&1 ;;
         *)  # the reference: its traces on every case, and its ops (as a plugin) on the op-level cases
             "$zs_check" run --impl "$work/build/bin/zs-ref" --cases "$root"/conformance/cases/*.json \
                 --fixtures "$root/fixtures" --fail-fast > "$1" 2>&1 &&
@@ -47,7 +52,7 @@ apply() {  # file original mutated: replace the single occurrence of original (\
 }
 
 build || { cat "$work/build.log"; exit 2; }
-for target in reference/engine.c conformance/plugins/example_adamw.c; do
+for target in reference/engine.c reference/layers.c conformance/plugins/example_adamw.c conformance/plugins/example_layernorm.c; do
     if ! suite "$work/baseline.log" "$target"; then
         tail -20 "$work/baseline.log"
         echo "mutants: the unmodified build fails the suite; fix that first" >&2

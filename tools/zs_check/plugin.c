@@ -2,7 +2,8 @@
 /* zs-check plugin LIB.so [--ops DIR]: checks a third party's kernels, loaded through the plugin ABI
  * (zerospec/plugin.h), against the op-level golden cases written by `zs-ref ops` (fixtures/ops/).
  * Optimizer cases are teacher-forced: every step starts from the golden parameters and states of the
- * previous step, so an error is reported at the step that makes it instead of compounding. */
+ * previous step, so an error is reported at the step that makes it instead of compounding. Layer
+ * cases are in plugin_layers.c. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <math.h>
@@ -20,12 +21,6 @@
  * results must agree to a few units in the last place — much tighter than the trajectory tolerances
  * of docs/conformance.md, which allow for many steps of different summation orders. */
 static const zs_tolerance op_tolerance = {1e-30, 0, 4};
-
-typedef struct plugin_run {
-    const zs_plugin *p;
-    FILE *out;
-    int passed, failed, skipped;
-} plugin_run;
 
 /* ------------------------------------------------------------------------------------------------
  * Comparison of plain float arrays under a tolerance-policy entry. */
@@ -69,7 +64,7 @@ static const float *tensor_f32(const zs_st_file *f, const char *name, size_t n)
     return t && t->dtype == ZS_F32 && t->numel == n ? t->data : NULL;
 }
 
-static void verdict(plugin_run *r, const char *kase, int rc, const char *detail)
+void zs_plugin_verdict(zs_plugin_run *r, const char *kase, int rc, const char *detail)
 {
     const char *msg = rc == ZS_PLUGIN_UNSUPPORTED ? "SKIP" : rc == ZS_PLUGIN_OK ? "PASS" : "FAIL";
     if (rc == ZS_PLUGIN_UNSUPPORTED)
@@ -81,21 +76,21 @@ static void verdict(plugin_run *r, const char *kase, int rc, const char *detail)
     fprintf(r->out, "%-4s %-32s %s\n", msg, kase, detail);
 }
 
-static const char *plugin_error(const plugin_run *r)
+const char *zs_plugin_error(const zs_plugin_run *r)
 {
     const char *m = r->p->last_error ? r->p->last_error() : NULL;
     return m ? m : "the plugin returned ZS_PLUGIN_ERROR";
 }
 
 /* Fails the case with the first mismatch of `c` (returns 1), or returns 0. */
-static int report_mismatch(plugin_run *r, const char *kase, const char *where, const array_cmp *c, size_t n)
+static int report_mismatch(zs_plugin_run *r, const char *kase, const char *where, const array_cmp *c, size_t n)
 {
     if (!c->mismatched)
         return 0;
     char detail[512];
     snprintf(detail, sizeof detail, "%s[%zu]: got %.9g (%a), expected %.9g (%a); %zu of %zu elements out of tolerance",
              where, c->first, (double)c->got, (double)c->got, (double)c->want, (double)c->want, c->mismatched, n);
-    verdict(r, kase, ZS_PLUGIN_ERROR, detail);
+    zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, detail);
     return 1;
 }
 
@@ -137,14 +132,14 @@ static int state_names(const zs_st_file *f, char names[][64], int max)
     return n;
 }
 
-static void check_optimizer(plugin_run *r, const char *kase, const zs_st_file *f)
+static void check_optimizer(zs_plugin_run *r, const char *kase, const zs_st_file *f)
 {
     if (!r->p->optimizer_step)
-        return verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no optimizer_step entry)");
+        return zs_plugin_verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no optimizer_step entry)");
     const zs_st_tensor *init = zs_st_find(f, "param/init");
     const char *opt = zs_st_meta(f, "optimizer"), *steps_s = zs_st_meta(f, "steps");
     if (!init || !opt || !steps_s)
-        return verdict(r, kase, ZS_PLUGIN_ERROR, "malformed golden file (param/init, optimizer, steps)");
+        return zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, "malformed golden file (param/init, optimizer, steps)");
     size_t n = init->numel;
     int steps = atoi(steps_s);
     zs_plugin_hparams hp;
@@ -179,11 +174,11 @@ static void check_optimizer(plugin_run *r, const char *kase, const zs_st_file *f
         zs_plugin_optimizer_step a = {opt, &hp, k, n, param, grad, n_state, name_ptrs, state};
         int rc = r->p->optimizer_step(&a);
         if (rc == ZS_PLUGIN_UNSUPPORTED) {
-            verdict(r, kase, rc, "(the plugin does not handle this optimizer/configuration)");
+            zs_plugin_verdict(r, kase, rc, "(the plugin does not handle this optimizer/configuration)");
             goto done;
         }
         if (rc != ZS_PLUGIN_OK) {
-            verdict(r, kase, ZS_PLUGIN_ERROR, plugin_error(r));
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, zs_plugin_error(r));
             goto done;
         }
         snprintf(key, sizeof key, "param/step%d", k);
@@ -201,7 +196,7 @@ static void check_optimizer(plugin_run *r, const char *kase, const zs_st_file *f
         }
     }
     snprintf(where, sizeof where, "(%s, %d steps x %zu elements, teacher-forced; max |diff| %.3g)", opt, steps, n, worst);
-    verdict(r, kase, ZS_PLUGIN_OK, where);
+    zs_plugin_verdict(r, kase, ZS_PLUGIN_OK, where);
 done:
     free(param);
     free(state_mem);
@@ -210,7 +205,7 @@ done:
 /* ------------------------------------------------------------------------------------------------
  * Schedulers, loss scaler, unscale/clip, collectives, rounding. */
 
-static void check_schedulers(plugin_run *r, const zs_st_file *f)
+static void check_schedulers(zs_plugin_run *r, const zs_st_file *f)
 {
     double base_lr = atof(zs_st_meta(f, "base_lr") ? zs_st_meta(f, "base_lr") : "0");
     for (size_t i = 0; i < f->count; i++) {
@@ -221,7 +216,7 @@ static void check_schedulers(plugin_run *r, const zs_st_file *f)
         snprintf(kase, sizeof kase, "scheduler %s", t->name + 3);
         snprintf(key, sizeof key, "config/%s", t->name + 3);
         if (!r->p->scheduler_lr) {
-            verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no scheduler_lr entry)");
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no scheduler_lr entry)");
             continue;
         }
         int rc = ZS_PLUGIN_OK;
@@ -231,14 +226,14 @@ static void check_schedulers(plugin_run *r, const zs_st_file *f)
             rc = r->p->scheduler_lr(zs_st_meta(f, key), base_lr, (int64_t)k, &lr);
             if (rc == ZS_PLUGIN_OK && !(fabs(lr - want) <= 1e-12 * fabs(want) + 1e-15)) {
                 snprintf(detail, sizeof detail, "step %zu: lr %.17g, expected %.17g", k, lr, want);
-                verdict(r, kase, ZS_PLUGIN_ERROR, detail);
+                zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, detail);
                 break;
             }
         }
         if (rc == ZS_PLUGIN_OK && k == t->numel)
-            verdict(r, kase, rc, "(all steps, relative 1e-12)");
+            zs_plugin_verdict(r, kase, rc, "(all steps, relative 1e-12)");
         else if (rc != ZS_PLUGIN_OK)
-            verdict(r, kase, rc, rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : plugin_error(r));
+            zs_plugin_verdict(r, kase, rc, rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : zs_plugin_error(r));
     }
 }
 
@@ -259,7 +254,7 @@ static zs_plugin_loss_scaler scaler_from_json(const char *json)
     return s;
 }
 
-static void check_loss_scaler(plugin_run *r, const zs_st_file *f)
+static void check_loss_scaler(zs_plugin_run *r, const zs_st_file *f)
 {
     for (size_t i = 0; i < f->count; i++) {
         const zs_st_tensor *flags = &f->tensors[i];
@@ -270,7 +265,7 @@ static void check_loss_scaler(plugin_run *r, const zs_st_file *f)
         snprintf(base, sizeof base, "%.*s", (int)(slash - flags->name), flags->name);
         snprintf(kase, sizeof kase, "loss scaler %s", base);
         if (!r->p->loss_scale_update) {
-            verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no loss_scale_update entry)");
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no loss_scale_update entry)");
             continue;
         }
         snprintf(key, sizeof key, "config/%s", base);
@@ -288,14 +283,14 @@ static void check_loss_scaler(plugin_run *r, const zs_st_file *f)
             }
         }
         if (bad)
-            verdict(r, kase, ZS_PLUGIN_ERROR, detail);
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, detail);
         else
-            verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(every step's scale exact)"
-                                 : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : plugin_error(r));
+            zs_plugin_verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(every step's scale exact)"
+                                 : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : zs_plugin_error(r));
     }
 }
 
-static void check_unscale_clip(plugin_run *r, const zs_st_file *f)
+static void check_unscale_clip(zs_plugin_run *r, const zs_st_file *f)
 {
     for (size_t i = 0; i < f->count; i++) {
         const char *name = f->tensors[i].name, *slash = strrchr(name, '/');
@@ -305,7 +300,7 @@ static void check_unscale_clip(plugin_run *r, const zs_st_file *f)
         snprintf(base, sizeof base, "%.*s", (int)(slash - name), name);
         snprintf(kase, sizeof kase, "unscale_clip %s", base);
         if (!r->p->unscale_clip) {
-            verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no unscale_clip entry)");
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no unscale_clip entry)");
             continue;
         }
         snprintf(key, sizeof key, "config/%s", base);
@@ -317,7 +312,7 @@ static void check_unscale_clip(plugin_run *r, const zs_st_file *f)
         snprintf(key, sizeof key, "%s/in/rank0", base);
         const zs_st_tensor *in0 = zs_st_find(f, key);
         if (world < 1 || world > 64 || !in0) {
-            verdict(r, kase, ZS_PLUGIN_ERROR, "malformed golden file");
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, "malformed golden file");
             continue;
         }
         size_t len = in0->numel;
@@ -344,22 +339,22 @@ static void check_unscale_clip(plugin_run *r, const zs_st_file *f)
         if (rc == ZS_PLUGIN_OK && !failed_case && !element_ok(a.norm, want, tol, ZS_ULP_F32)) {
             char detail[128];
             snprintf(detail, sizeof detail, "norm %.9g, expected %.9g", (double)a.norm, (double)want);
-            verdict(r, kase, ZS_PLUGIN_ERROR, detail);
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, detail);
         } else if (!failed_case) {
-            verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(gradients and norm)"
-                                 : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : plugin_error(r));
+            zs_plugin_verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(gradients and norm)"
+                                 : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : zs_plugin_error(r));
         }
         free(mem);
     }
 }
 
-static void check_collective(plugin_run *r, const zs_st_file *f, const char *op, const char *dtype)
+static void check_collective(zs_plugin_run *r, const zs_st_file *f, const char *op, const char *dtype)
 {
     int (*fn)(const zs_plugin_collective *) = !strcmp(op, "reduce_scatter") ? r->p->reduce_scatter_sum : r->p->all_gather;
     char kase[96], key[128];
     snprintf(kase, sizeof kase, "%s %s", op, dtype);
     if (!fn)
-        return verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no entry)");
+        return zs_plugin_verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no entry)");
     int world = 0;
     const zs_st_tensor *s0 = NULL, *r0 = NULL;
     for (;; world++) {
@@ -372,7 +367,7 @@ static void check_collective(plugin_run *r, const zs_st_file *f, const char *op,
     snprintf(key, sizeof key, "%s_%s/recv/rank0", op, dtype);
     r0 = zs_st_find(f, key);
     if (!world || world > 64 || !s0 || !r0)
-        return verdict(r, kase, ZS_PLUGIN_ERROR, "malformed golden file");
+        return zs_plugin_verdict(r, kase, ZS_PLUGIN_ERROR, "malformed golden file");
     size_t chunk = !strcmp(op, "reduce_scatter") ? r0->numel : s0->numel;
     const float *send[64];
     float *recv[64];
@@ -397,11 +392,11 @@ static void check_collective(plugin_run *r, const zs_st_file *f, const char *op,
         failed_case = report_mismatch(r, kase, where, &c, r0->numel);
     }
     if (!failed_case)
-        verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "" : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : plugin_error(r));
+        zs_plugin_verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "" : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)" : zs_plugin_error(r));
     free(mem);
 }
 
-static void check_round_to(plugin_run *r, const zs_st_file *f)
+static void check_round_to(zs_plugin_run *r, const zs_st_file *f)
 {
     const char *formats[2] = {"F16", "BF16"};
     const zs_st_tensor *in = zs_st_find(f, "input");
@@ -409,7 +404,7 @@ static void check_round_to(plugin_run *r, const zs_st_file *f)
         char kase[64];
         snprintf(kase, sizeof kase, "round_to %s", formats[k]);
         if (!r->p->round_to) {
-            verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no round_to entry)");
+            zs_plugin_verdict(r, kase, ZS_PLUGIN_UNSUPPORTED, "(no round_to entry)");
             continue;
         }
         float *x = malloc(in->numel * sizeof(float));
@@ -418,8 +413,8 @@ static void check_round_to(plugin_run *r, const zs_st_file *f)
         zs_tolerance exact = {0, 0, 0};
         array_cmp c = compare_arrays(x, tensor_f32(f, formats[k], in->numel), in->numel, exact, ZS_ULP_F32);
         if (rc != ZS_PLUGIN_OK || !report_mismatch(r, kase, "value", &c, in->numel))
-            verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(bit-exact)" : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)"
-                                                                                                 : plugin_error(r));
+            zs_plugin_verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(bit-exact)" : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)"
+                                                                                                 : zs_plugin_error(r));
         free(x);
     }
 }
@@ -461,12 +456,17 @@ int zs_check_plugin_main(int argc, char **argv)
         dlclose(h);
         return 2;
     }
-    if (p->abi_version != ZS_PLUGIN_ABI_VERSION || p->struct_size < sizeof(zs_plugin)) {
+    if (p->abi_version != ZS_PLUGIN_ABI_VERSION || p->struct_size < ZS_PLUGIN_V1_MIN_SIZE) {
         fprintf(stderr, "zs-check: error: %s: plugin ABI version %u (struct size %u); this zs-check speaks version %u "
-                        "(struct size %zu)\n", lib, p->abi_version, p->struct_size, ZS_PLUGIN_ABI_VERSION, sizeof(zs_plugin));
+                        "(struct size %zu to %zu)\n", lib, p->abi_version, p->struct_size, ZS_PLUGIN_ABI_VERSION,
+                (size_t)ZS_PLUGIN_V1_MIN_SIZE, sizeof(zs_plugin));
         dlclose(h);
         return 2;
     }
+    /* A plugin built against an older header has a shorter struct: read only what it has, the later
+     * entries stay NULL (skipped). A newer one's extra entries are not read. */
+    zs_plugin known = {0};
+    memcpy(&known, p, p->struct_size < sizeof known ? p->struct_size : sizeof known);
     DIR *d = opendir(ops);
     if (!d) {
         fprintf(stderr, "zs-check: error: cannot open the op-level cases in %s (generate them: zs-ref ops --out DIR)\n", ops);
@@ -482,8 +482,8 @@ int zs_check_plugin_main(int argc, char **argv)
     }
     closedir(d);
     qsort(files, (size_t)n, sizeof files[0], by_name);
-    plugin_run r = {p, stdout, 0, 0, 0};
-    printf("plugin %s (%s), op-level cases in %s\n", p->name ? p->name : "?", lib, ops);
+    zs_plugin_run r = {&known, stdout, 0, 0, 0};
+    printf("plugin %s (%s), op-level cases in %s\n", known.name ? known.name : "?", lib, ops);
     int bad_input = 0;
     for (int i = 0; i < n; i++) {
         char path[1024], kase[128];
@@ -512,6 +512,8 @@ int zs_check_plugin_main(int argc, char **argv)
                 }
             } else if (op && !strcmp(op, "round_to"))
                 check_round_to(&r, &f);
+            else if (op && !strcmp(op, "layer"))
+                zs_plugin_check_layer(&r, kase, &f);
             zs_st_file_free(&f);
         }
         free(files[i]);

@@ -238,7 +238,35 @@ void zs_run_records_free(zs_run_record *records, size_t n);
 cJSON *zs_run_records_json(const zs_run_record *records, size_t n);
 int zs_write_junit(const char *path, const zs_run_record *records, size_t n, zs_error *err);
 
-/* ---- plugins (plugin.c) ---- */
+/* ---- plugins (plugin.c, plugin_layers.c) ---- */
+
+#include "zerospec/plugin.h"
+
+/* One `zs-check plugin` run: the plugin's entries (a copy, with the entries beyond its struct_size
+ * NULL) and the verdict counts. */
+typedef struct zs_plugin_run {
+    const zs_plugin *p;
+    FILE *out;
+    int passed, failed, skipped;
+} zs_plugin_run;
+
+/* Prints "PASS|FAIL|SKIP  case  detail" for rc = ZS_PLUGIN_OK / ERROR / UNSUPPORTED and counts it. */
+void zs_plugin_verdict(zs_plugin_run *r, const char *kase, int rc, const char *detail);
+/* The plugin's last_error() message, or a generic one. */
+const char *zs_plugin_error(const zs_plugin_run *r);
+/* Runs the layer golden cases of one layer_<name>.safetensors (op=layer): every variant's forward and
+ * backward pass, each output compared with zs_layer_bound. */
+void zs_plugin_check_layer(zs_plugin_run *r, const char *kase, const zs_st_file *f);
+
+/* Layer tolerance (docs/conformance.md "Checking your kernels: layers"): an output element whose exact
+ * (fp64) value is `exact` may be off by at most
+ *     ZS_LAYER_K * max(ref_err, mean_ref_err) + ZS_LAYER_ULPS * ulp_fp32(exact)
+ * where ref_err = |reference fp32 - exact| at that element and mean_ref_err its mean over the buffer. */
+#define ZS_LAYER_K 32.0
+#define ZS_LAYER_ULPS 2.0
+double zs_layer_bound(double ref_err, double mean_ref_err, double exact);
+/* The spacing of fp32 numbers at |x| (2^-149 below the normal range). */
+double zs_ulp_fp32(double x);
 
 /* `zs-check plugin LIB.so [--ops DIR]` (argv after "plugin"): runs the op-level golden cases through a
  * plugin's entry points; prints one verdict per case and `N passed, N failed, N skipped`. Returns the

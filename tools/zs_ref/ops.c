@@ -9,6 +9,7 @@
  *   unscale_clip.safetensors   <case>/in/rank<r>, <case>/out/rank<r> (F32), <case>/norm (F32 [])
  *   collectives.safetensors    <op>_<dtype>/send/rank<r>, <op>_<dtype>/recv/rank<r> (F32)
  *   round_to.safetensors       input (F32 [n]), F16 (F32 [n]), BF16 (F32 [n])
+ *   layer_<name>.safetensors   the model's layers, forward and backward (ops_layers.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,18 +26,17 @@
 #include "zerospec/safetensors.h"
 #include "zs_ref.h"
 
-#define OPS_SEED 20261123ULL
 #define OPT_N 64
 #define OPT_STEPS 5
 
-static void fill_normal(float *x, size_t n, uint64_t stream, double scale)
+void zs_ref_ops_fill_normal(float *x, size_t n, uint64_t stream, double scale)
 {
     uint64_t key = zs_rng_key(OPS_SEED, stream);
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(scale * zs_rng_normal(key, i));
 }
 
-static int write(zs_st_writer *w, const char *dir, const char *file, zs_error *err)
+int zs_ref_ops_write(zs_st_writer *w, const char *dir, const char *file, zs_error *err)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -115,7 +115,7 @@ static int write_optim_case(const optim_case *c, const char *dir, zs_error *err)
     float *state[ZS_OPTIM_MAX_STATE];
     for (int s = 0; s < ZS_OPTIM_MAX_STATE; s++)
         state[s] = state_mem[s];
-    fill_normal(param, OPT_N, 1, 0.5);
+    zs_ref_ops_fill_normal(param, OPT_N, 1, 0.5);
     zs_st_writer *w = zs_st_writer_new();
     char name[128], json[1024], buf[32];
     hparams_json(&hp, json, sizeof json);
@@ -128,7 +128,7 @@ static int write_optim_case(const optim_case *c, const char *dir, zs_error *err)
         if (c->zero_grads)
             memset(grad, 0, sizeof grad);
         else
-            fill_normal(grad, OPT_N, 100 + (uint64_t)k, 0.1 * c->grad_scale);
+            zs_ref_ops_fill_normal(grad, OPT_N, 100 + (uint64_t)k, 0.1 * c->grad_scale);
         zs_optim_step st = {.step = k, .lr = hp.lr, .beta1 = hp.betas[0], .beta2 = hp.betas[1]};
         ops->step(&hp, &st, param, grad, state, OPT_N);
         snprintf(name, sizeof name, "grad/step%d", k);
@@ -144,7 +144,7 @@ static int write_optim_case(const optim_case *c, const char *dir, zs_error *err)
         }
     }
     snprintf(name, sizeof name, "optim_%s.safetensors", c->name);
-    return write(w, dir, name, err);
+    return zs_ref_ops_write(w, dir, name, err);
 fail:
     zs_st_writer_free(w);
     return -1;
@@ -203,7 +203,7 @@ static int write_schedulers(const char *dir, zs_error *err)
         if (zs_st_set_meta(w, name, cases[c].json, err))
             goto fail;
     }
-    return write(w, dir, "schedulers.safetensors", err);
+    return zs_ref_ops_write(w, dir, "schedulers.safetensors", err);
 fail:
     zs_st_writer_free(w);
     return -1;
@@ -260,7 +260,7 @@ static int write_loss_scaler(const char *dir, zs_error *err)
         if (zs_st_set_meta(w, name, cases[c].fp16_json, err))
             goto fail;
     }
-    return write(w, dir, "loss_scaler.safetensors", err);
+    return zs_ref_ops_write(w, dir, "loss_scaler.safetensors", err);
 fail:
     zs_st_writer_free(w);
     return -1;
@@ -283,7 +283,7 @@ static int write_unscale_clip(const char *dir, zs_error *err)
         float mem[W][LEN];
         const float *in[W];
         for (int r = 0; r < W; r++) {
-            fill_normal(mem[r], LEN, 200 + (uint64_t)r, cases[c].grad_scale);
+            zs_ref_ops_fill_normal(mem[r], LEN, 200 + (uint64_t)r, cases[c].grad_scale);
             in[r] = mem[r];
             snprintf(name, sizeof name, "%s/in/rank%d", cases[c].name, r);
             if (zs_st_add_f32(w, name, mem[r], LEN, err))
@@ -308,7 +308,7 @@ static int write_unscale_clip(const char *dir, zs_error *err)
         if (zs_st_set_meta(w, name, meta, err))
             goto fail;
     }
-    return write(w, dir, "unscale_clip.safetensors", err);
+    return zs_ref_ops_write(w, dir, "unscale_clip.safetensors", err);
 fail:
     zs_st_writer_free(w);
     return -1;
@@ -327,8 +327,8 @@ static int write_collectives(const char *dir, zs_error *err)
         const float *sp[W], *gp[W];
         float *rp[W], *grp[W];
         for (int r = 0; r < W; r++) {
-            fill_normal(send[r], W * CHUNK, 300 + (uint64_t)r, 100.0);
-            fill_normal(gsend[r], CHUNK, 400 + (uint64_t)r, 1.0);
+            zs_ref_ops_fill_normal(send[r], W * CHUNK, 300 + (uint64_t)r, 100.0);
+            zs_ref_ops_fill_normal(gsend[r], CHUNK, 400 + (uint64_t)r, 1.0);
             zs_round_array(dtypes[t], send[r], W * CHUNK);   /* inputs are values of the dtype */
             zs_round_array(dtypes[t], gsend[r], CHUNK);
             sp[r] = send[r];
@@ -355,7 +355,7 @@ static int write_collectives(const char *dir, zs_error *err)
                 goto fail;
         }
     }
-    return write(w, dir, "collectives.safetensors", err);
+    return zs_ref_ops_write(w, dir, "collectives.safetensors", err);
 fail:
     zs_st_writer_free(w);
     return -1;
@@ -368,7 +368,7 @@ static int write_round_to(const char *dir, zs_error *err)
     const float specials[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
                               1.0f + 0x1p-11f, 1.0f + 0x1p-8f, 1.0f + 0x1.8p-8f, 3.0e38f, -1e-40f};
     const size_t ns = sizeof specials / sizeof specials[0];
-    fill_normal(in, N, 500, 10.0);
+    zs_ref_ops_fill_normal(in, N, 500, 10.0);
     memcpy(in, specials, sizeof specials);
     for (size_t i = 0; i < N; i++) {
         f16[i] = zs_round_to(ZS_F16, in[i]);
@@ -381,7 +381,7 @@ static int write_round_to(const char *dir, zs_error *err)
         zs_st_writer_free(w);
         return -1;
     }
-    return write(w, dir, "round_to.safetensors", err);
+    return zs_ref_ops_write(w, dir, "round_to.safetensors", err);
 }
 
 int zs_ref_ops(int argc, char **argv)
@@ -392,7 +392,7 @@ int zs_ref_ops(int argc, char **argv)
             dir = argv[++i];
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: zs-ref ops --out DIR\nWrites the op-level golden cases (optimizers, schedulers, loss "
-                   "scaler, unscale/clip, collectives, rounding) into DIR.\n");
+                   "scaler, unscale/clip, collectives, rounding, layers) into DIR.\n");
             return 0;
         } else {
             fprintf(stderr, "zs-ref: error: ops: unexpected argument '%s' (usage: zs-ref ops --out DIR)\n", argv[i]);
@@ -409,7 +409,7 @@ int zs_ref_ops(int argc, char **argv)
         if (write_optim_case(&optim_cases[c], dir, &err))
             goto fail;
     if (write_schedulers(dir, &err) || write_loss_scaler(dir, &err) || write_unscale_clip(dir, &err) ||
-        write_collectives(dir, &err) || write_round_to(dir, &err))
+        write_collectives(dir, &err) || write_round_to(dir, &err) || zs_ref_ops_layers(dir, &err))
         goto fail;
     return 0;
 fail:

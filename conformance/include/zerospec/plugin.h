@@ -7,7 +7,8 @@
  *
  * returning a struct of function pointers. `zs-check plugin LIB.so` loads it with dlopen, checks
  * `abi_version` and `struct_size` (so older plugins keep working when the struct grows at its end),
- * and runs every op-level case (fixtures/ops/) whose entry point the plugin fills. A NULL entry, or
+ * and runs every op-level case (fixtures/ops/) whose entry point the plugin fills: optimizers,
+ * schedulers, loss scaler, unscale/clip, collectives, rounding, and the model's layers. A NULL entry, or
  * an entry returning ZS_PLUGIN_UNSUPPORTED for a given configuration, is reported as skipped, not
  * failed. All buffers are host memory; a CUDA plugin copies to and from the device inside the call.
  * Plain C, no zerospec headers needed beyond this one. */
@@ -16,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,6 +86,74 @@ typedef struct zs_plugin_collective {
     float *const *recv;            /* reduce-scatter: [world][chunk];       all-gather: [world][world*chunk] */
 } zs_plugin_collective;
 
+/* ------------------------------------------------------------------------------------------------
+ * Layers of the GPT-2 model (docs/spec/model.md), one forward or backward pass at a time, on fp32
+ * host buffers. zs-check (`zs-check plugin`) feeds the golden inputs of fixtures/ops/layer_<name>.safetensors
+ * and compares every output with the reference's fp32 result and its exact (fp64) value
+ * (docs/conformance.md "Checking your kernels: layers").
+ *
+ * Buffers are passed by name, inputs and outputs in the order of the table below; look them up by
+ * name (zs_plugin_buffer_find). Token ids and targets are int32 ("I32"); everything else is fp32
+ * ("F32"), row-major in the shape shown. Inputs are read-only. Before a forward call every output
+ * is filled with NaN (so an element the kernel never writes fails); before a backward call every
+ * gradient output is zeroed, so a kernel may either store or accumulate (+=) its gradients.
+ * A layer name the plugin does not implement, or shapes it does not handle, -> ZS_PLUGIN_UNSUPPORTED.
+ *
+ *  layer          shape      forward: inputs -> outputs                 backward: inputs -> outputs
+ *  "encoder"      B,T,C,V    inp I32[B,T], wte[V,C], wpe[T,C]           dout[B,T,C], inp I32[B,T]
+ *                            -> out[B,T,C]                              -> dwte[V,C], dwpe[T,C]
+ *                            out[b,t] = wte[inp[b,t]] + wpe[t]          (repeated tokens accumulate)
+ *  "layernorm"    B,T,C      inp[B,T,C], weight[C], bias[C]             dout[B,T,C], inp, weight, mean, rstd
+ *                            -> out[B,T,C], mean[B,T], rstd[B,T]        -> dinp[B,T,C], dweight[C], dbias[C]
+ *                            over C: eps 1e-5, biased variance, rstd = 1/sqrt(var + eps)
+ *  "matmul"       B,T,C,OC   inp[B,T,C], weight[C,OC], bias[OC]         dout[B,T,OC], inp, weight
+ *                            -> out[B,T,OC] = inp @ weight + bias       -> dinp[B,T,C], dweight[C,OC], dbias[OC]
+ *                            (Hugging Face Conv1D layout [in, out])
+ *  "matmul_wt"    B,T,C,OC   inp[B,T,C], weight[OC,C]                   dout[B,T,OC], inp, weight
+ *                            -> out[B,T,OC] = inp @ weight^T            -> dinp[B,T,C], dweight[OC,C]
+ *                            (the tied LM head: weight is wte, OC = V, no bias)
+ *  "attention"    B,T,C,NH   qkv[B,T,3C] (q | k | v; head h uses        dout[B,T,C], qkv, att
+ *                            channels h*hs..(h+1)*hs-1, hs = C/NH)      -> dqkv[B,T,3C]
+ *                            -> out[B,T,C], att[B,NH,T,T]: causal softmax of q.k/sqrt(hs) over
+ *                            t2 <= t (max subtracted); entries t2 > t are 0 (a fused kernel that
+ *                            never materialises att still writes it: it is compared too)
+ *  "gelu"         B,T,C      inp[B,T,C] -> out[B,T,C]                   inp, dout[B,T,C] -> dinp[B,T,C]
+ *                            0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+ *  "residual"     B,T,C      inp1[B,T,C], inp2[B,T,C] -> out[B,T,C]     dout[B,T,C] -> dinp1, dinp2
+ *  "crossentropy" B,T,V      logits[B,T,V], targets I32[B,T]            dlosses[B,T], probs, targets
+ *                            -> losses[B,T], probs[B,T,V]               -> dlogits[B,T,V]
+ *                            probs = softmax (max subtracted),           dlogits = (probs - onehot) * dlosses
+ *                            losses = -log probs[target]                (training passes dloss/(B*T) everywhere)
+ *
+ * Shape parameters a layer does not use are 0. Backward inputs that the forward pass produces (mean,
+ * rstd, att, probs) are the reference's fp32 forward outputs. Every output is compared with the
+ * exact (fp64) result under a bound scaled by the fp32 reference's own error (docs/conformance.md
+ * "Checking your kernels" / "Layers"); conformance/plugins/example_layernorm.c is an example. */
+typedef struct zs_plugin_buffer {
+    const char *name;              /* "inp", "weight", "dout", ... as in the table */
+    const char *dtype;             /* "F32" (float) or "I32" (int32_t) */
+    void *data;                    /* host memory; inputs must not be written */
+    size_t numel;                  /* product of the table's shape */
+} zs_plugin_buffer;
+
+typedef struct zs_plugin_layer {
+    const char *layer;             /* a name from the table, e.g. "layernorm" */
+    int B, T, C, NH, V, OC;        /* batch, sequence, channels, heads, vocabulary, output channels */
+    int n_in;
+    const zs_plugin_buffer *in;    /* [n_in], the table's order */
+    int n_out;
+    const zs_plugin_buffer *out;   /* [n_out], the table's order: written by the plugin */
+} zs_plugin_layer;
+
+/* The buffer called `name` in a layer call's inputs or outputs, or NULL. */
+static inline const zs_plugin_buffer *zs_plugin_buffer_find(const zs_plugin_buffer *b, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(b[i].name, name))
+            return &b[i];
+    return NULL;
+}
+
 typedef struct zs_plugin {
     uint32_t abi_version;          /* ZS_PLUGIN_ABI_VERSION */
     uint32_t struct_size;          /* sizeof(zs_plugin) as the plugin was compiled */
@@ -101,7 +171,19 @@ typedef struct zs_plugin {
     int (*round_to)(const char *dtype, float *values, size_t n);
     /* Optional: a message for the last ZS_PLUGIN_ERROR. */
     const char *(*last_error)(void);
+    /* ---- added after the first release of ABI v1; a host reads them only when struct_size covers
+     * them (ZS_PLUGIN_HAS), so plugins built before still load and these cases are skipped ---- */
+    /* One layer's forward / backward pass (the table above). */
+    int (*layer_forward)(const zs_plugin_layer *args);
+    int (*layer_backward)(const zs_plugin_layer *args);
 } zs_plugin;
+
+/* Whether plugin `p` (a struct of p->struct_size bytes) has the entry `field`. */
+#define ZS_PLUGIN_HAS(p, field) \
+    ((p)->struct_size >= offsetof(zs_plugin, field) + sizeof(((zs_plugin *)0)->field))
+/* The size of the struct in the first release of ABI v1 (through last_error): the smallest a host
+ * accepts. */
+#define ZS_PLUGIN_V1_MIN_SIZE offsetof(zs_plugin, layer_forward)
 
 typedef const zs_plugin *(*zs_plugin_entry_fn)(void);
 
