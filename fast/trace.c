@@ -150,6 +150,13 @@ void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
         must(zs_st_add(t->w, name, ZS_U8, 0, NULL, &overflow, &err), &err);
         snprintf(name, sizeof name, "step%lld/skipped", k);
         must(zs_st_add(t->w, name, ZS_U8, 0, NULL, &skipped, &err), &err);
+        if (e->dt == ZSF_FP16) {   /* the scaler after step k: what a restart from step k needs (spec §13) */
+            const double st[4] = {e->scaler.scale, (double)e->scaler.cur_iter, (double)e->scaler.last_overflow_iter,
+                                  (double)e->scaler.cur_hysteresis};
+            const int64_t shape[1] = {4};
+            snprintf(name, sizeof name, "step%lld/loss_scaler", k);
+            must(zs_st_add(t->w, name, ZS_F64, 1, shape, st, &err), &err);
+        }
         for (int r = 0; r < e->world; r++) {
             snprintf(name, sizeof name, "step%lld/rank%d/loss", k, r);
             must(zs_st_add_scalar_f32(t->w, name, rep->rank_loss[r], &err), &err);
