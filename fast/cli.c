@@ -20,6 +20,8 @@ const char zsf_usage[] =
     "                      MPI collectives summing in rank order; ranks may share a GPU)\n"
     "  --bucket-size N     elements per collective call (default: the config's reduce_bucket_size\n"
     "                      and allgather_bucket_size)\n"
+    "  --save DIR          after the last step, save a zerospec checkpoint (docs/spec/checkpoint.md)\n"
+    "  --resume DIR        start from a checkpoint (any world size and stage) and run steps k+1..K\n"
     "  --quiet             print nothing but errors\n"
     "  -h, --help          this help\n"
     "\n"
@@ -56,7 +58,7 @@ int zsf_parse_args(int argc, char **argv, zsf_options *o, zs_error *err)
             continue;
         }
         static const char *const valued[] = {"--case", "--config", "--out", "--world", "--steps", "--backend",
-                                             "--bucket-size"};
+                                             "--bucket-size", "--save", "--resume"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= !strcmp(a, valued[k]);
@@ -72,6 +74,10 @@ int zsf_parse_args(int argc, char **argv, zsf_options *o, zs_error *err)
             o->config_path = v;
         } else if (!strcmp(a, "--out")) {
             o->out_path = v;
+        } else if (!strcmp(a, "--save")) {
+            o->save_dir = v;
+        } else if (!strcmp(a, "--resume")) {
+            o->resume_dir = v;
         } else if (!strcmp(a, "--world")) {
             if (parse_i64(a, v, 1, 4096, &x, err))
                 return -1;

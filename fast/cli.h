@@ -17,6 +17,7 @@ typedef enum zsf_backend {
 
 typedef struct zsf_options {
     const char *case_path, *config_path, *out_path;
+    const char *save_dir, *resume_dir;   /* zerospec checkpoints (NULL: none) */
     int world;             /* 0: not given (= the MPI size) */
     int steps;             /* -1: the case's */
     zsf_backend backend;

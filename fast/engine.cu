@@ -456,6 +456,28 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
     return 0;
 }
 
+void zsf_engine_load_state(zsf_engine *e, const float *master, const float *const *state, int64_t global_steps,
+                           int64_t applied_steps, int64_t skipped_steps, double scale, int64_t cur_iter,
+                           int64_t last_overflow_iter, int64_t cur_hysteresis)
+{
+    cudaStream_t s = e->comm->compute;
+    const size_t bytes = e->part.len * sizeof(float);
+    CUDA_CHECK(cudaMemcpyAsync(e->master, master, bytes, cudaMemcpyHostToDevice, s));
+    for (int k = 0; k < e->n_state; k++)
+        CUDA_CHECK(cudaMemcpyAsync(e->state[k], state[k], bytes, cudaMemcpyHostToDevice, s));
+    publish_params(e);
+    zsf_comm_sync(e->comm);
+    e->global_steps = global_steps;
+    e->applied_steps = applied_steps;
+    e->skipped_steps = skipped_steps;
+    if (e->scaler.dynamic) {   /* a static scale is the config's own */
+        e->scaler.scale = scale;
+        e->scaler.cur_iter = cur_iter;
+        e->scaler.last_overflow_iter = last_overflow_iter;
+        e->scaler.cur_hysteresis = (int)cur_hysteresis;
+    }
+}
+
 void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float *const *state)
 {
     cudaStream_t s = e->comm->compute;

@@ -78,6 +78,13 @@ void zsf_engine_free(zsf_engine *e);
  * on every rank (a non-finite gradient where no overflow check runs; the loss scale at its minimum). */
 int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err);
 
+/* Replaces the initial state by a checkpoint's: this rank's master and optimizer-state partitions
+ * (host, len floats each), the step counters and (dynamic scaler only) the loss scaler's state; then
+ * publishes the parameters as a step does (a collective: every rank calls it). */
+void zsf_engine_load_state(zsf_engine *e, const float *master, const float *const *state, int64_t global_steps,
+                           int64_t applied_steps, int64_t skipped_steps, double scale, int64_t cur_iter,
+                           int64_t last_overflow_iter, int64_t cur_hysteresis);
+
 /* Host copies of this rank's partitions (len floats each; any pointer may be NULL). */
 void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float *const *state);
 

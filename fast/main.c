@@ -18,6 +18,7 @@
 #include "lr_sched.h"
 #include "optim.h"
 #include "trace.h"
+#include "ckpt_io.h"
 #include "zerospec/case.h"
 
 static int finish(int status)
@@ -94,12 +95,17 @@ static int train(const zsf_options *o, zs_case *kase, zsf_comm *comm)
         error_line(err.msg);
         return status;
     }
+    if (o->resume_dir && (status = zsf_ckpt_resume(&e, o->resume_dir, &err)) != 0) {
+        error_line(err.msg);
+        zsf_engine_free(&e);
+        return status;
+    }
     zsf_trace trace = {0};
     if (o->out_path)
         zsf_trace_begin(&trace, &e);
     if (!o->quiet && e.rank == 0)
         print_header(&e);
-    for (int k = 0; k < kase->steps && !status; k++) {
+    for (int64_t k = e.global_steps; k < kase->steps && !status; k++) {
         zsf_step_report rep;
         status = zsf_engine_step(&e, &rep, &err);
         if (status)
@@ -113,6 +119,8 @@ static int train(const zsf_options *o, zs_case *kase, zsf_comm *comm)
         print_memory(&e);
     if (!status && o->out_path)
         status = zsf_trace_finish(&trace, o->out_path, &err);
+    if (!status && o->save_dir)
+        status = zsf_ckpt_save(&e, o->save_dir, &err);
     if (status)
         error_line(err.msg);
     zsf_trace_free(&trace);

@@ -119,6 +119,14 @@ void zsf_trace_begin(zsf_trace *t, zsf_engine *e)
         zsf_die(__FILE__, __LINE__, "zsf_trace_begin", "out of host memory");
     if (e->rank == 0)
         write_metadata(t->w, e);
+    if (e->global_steps > 0) {   /* resumed from a checkpoint: steps after it only, no init/ (spec §13) */
+        char k[32];
+        zs_error err = {{0}};
+        snprintf(k, sizeof k, "%lld", (long long)e->global_steps);
+        if (e->rank == 0)
+            must(zs_st_set_meta(t->w, "resumed_from_step", k, &err), &err);
+        return;
+    }
     zsf_engine_read_partitions(e, NULL, t->mine, NULL);
     gather_kind(t, e, t->mine);
     if (e->rank == 0)

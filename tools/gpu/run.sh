@@ -74,6 +74,10 @@ unpack() {   # unpack DIR PACKAGE... : the bundle's .debs of those packages into
 dev_deps_from_bundle() {
   local sys=/tmp/zs-sys/dev
   unpack $sys libcjson1 libcjson-dev libcmocka0 libcmocka-dev
+  if [ ! -f /usr/include/openssl/evp.h ]; then   # OpenSSL's headers (sha256 of checkpoint shards)
+    unpack $sys libssl-dev libssl3
+    export OPENSSL_ROOT_DIR=$sys/usr CPATH=$sys/usr/include/x86_64-linux-gnu:$sys/usr/include${CPATH:+:$CPATH}
+  fi
   sed -i "s|/usr|$sys/usr|g" $sys/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc
   export PKG_CONFIG_PATH=$sys/usr/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
   export LD_LIBRARY_PATH=$sys/usr/lib/x86_64-linux-gnu:$LD_LIBRARY_PATH
@@ -93,7 +97,7 @@ use_bundle() {
 }
 mpirun_cmd=$(command -v mpirun || true)
 built=0
-if ! pkg-config --exists libcjson cmocka 2>/dev/null && [ -d $bundle_debs ]; then
+if { ! pkg-config --exists libcjson cmocka 2>/dev/null || [ ! -f /usr/include/openssl/evp.h ]; } && [ -d $bundle_debs ]; then
   dev_deps_from_bundle
 fi
 if [ -n "$mpirun_cmd" ] && pkg-config --exists libcjson cmocka 2>/dev/null; then
@@ -271,6 +275,9 @@ if [ -x "$bin/zs-check" ] && [ -d fixtures ]; then
   done
   ls "$OUT"/zs-check-*.json >/dev/null 2>&1 && { $py tools/gpu/kinds.py "$OUT"/zs-check-*.json | tee -a "$summary" || true; }
 fi
+
+# ---- 6. teacher forcing, checkpoints across implementations, a killed rank, memory ----------------
+[ "${ZS_GPU_MORE:-1}" = 1 ] && [ -x "$bin/zs-check" ] && . tools/gpu/more_checks.sh
 
 echo
 echo "device: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sort | uniq -c | xargs) | binaries: $bin"
