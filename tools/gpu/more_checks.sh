@@ -1,4 +1,4 @@
-# Sourced by tools/gpu/run.sh after the conformance runs (uses its bin, mpirun_base, mpirun_cmd, summary,
+# Sourced by tools/gpu/run.sh (set -euo pipefail: every command here that may fail says `|| ...`) after the conformance runs (uses its bin, mpirun_base, mpirun_cmd, summary,
 # OUT, py). Four checks, each appending one or more lines to the summary:
 #   6a. teacher forcing: zs-check run --teacher-forcing with zs-fast (mpi backend, W = 1, 2);
 #   6b. checkpoints across implementations: zs-fast (W=2, ZeRO-2) -> zs-ref (W=3, ZeRO-3) and
@@ -20,7 +20,7 @@ done
 "$bin/zs-check" run --impl "$bin/zs-fast --backend mpi --quiet" --launcher "$launcher" --teacher-forcing \
     --fixtures fixtures --worlds 1,2 --cases $tf_cases --junit "$OUT/teacher-forcing.xml" >"$OUT/teacher-forcing.log" 2>&1 || true
 echo "teacher forcing (zs-fast, mpi backend, W=1,2): $(tail -1 "$OUT/teacher-forcing.log")" | tee -a "$summary"
-grep '^FAIL' "$OUT/teacher-forcing.log" | sed 's/^/  /' | head -10 | tee -a "$summary"
+{ grep '^FAIL' "$OUT/teacher-forcing.log" || true; } | sed 's/^/  /' | head -10 | tee -a "$summary"
 
 # ---- 6b. checkpoints across implementations ---------------------------------------------------------
 ck=$OUT/ckpt; rm -rf "$ck"; mkdir -p "$ck"
@@ -45,16 +45,16 @@ start=$(date +%s)
 timeout 120 "${mpirun_base[@]}" -np 2 "$bin/zs-fast" --backend mpi --case $c --world 2 --steps 1000000 --quiet >"$kill_log" 2>&1 &
 job=$!
 sleep 8
-victim=$(pgrep -f "zs-fast --backend mpi --case $c" | tail -1 || true)
+victim=$(pgrep -f "zs-fast --backend mpi --case $c" 2>/dev/null | tail -1 || true)
 [ -n "$victim" ] && kill -9 "$victim"
-wait $job; rc=$?
+rc=0; wait $job || rc=$?
 took=$(( $(date +%s) - start - 8 ))
 if [ -z "$victim" ]; then
   echo "kill a rank: no zs-fast process found to kill (see kill-a-rank.log)" | tee -a "$summary"
 elif [ $rc -eq 124 ]; then
   echo "kill a rank: HANG (mpirun still running 120 s after the start)" | tee -a "$summary"
 else
-  echo "kill a rank (SIGKILL to pid $victim after 8 s): job ended in ${took} s with exit $rc; message: $(grep -m1 -iE 'signal|exited|abort|error' "$kill_log" | cut -c1-160)" | tee -a "$summary"
+  echo "kill a rank (SIGKILL to pid $victim after 8 s): job ended in ${took} s with exit $rc; message: $(grep -m1 -iE 'signal|exited|abort|error' "$kill_log" | cut -c1-160 || true)" | tee -a "$summary"
 fi
 
 # ---- 6d. memory: measured (cudaMalloc'ed by zs-fast) vs predicted (zs-explain) ---------------------
@@ -64,7 +64,7 @@ for s in 0 1 2 3; do
     cf=conformance/cases/${p}_zero${s}_adamw.json
     [ -f $cf ] || continue
     { echo "== $p ZeRO-$s W=2: zs-fast (cudaMalloc'ed, per rank)"; fast_mpi 2 --case $cf --world 2 --steps 1 | sed -n '/per-rank model-state/,$p'
-      echo "== $p ZeRO-$s W=2: zs-explain"; "$bin/zs-explain" --case $cf --world 2 | grep -E "^stage|^ZeRO-$s "; } >>"$mem" 2>&1
+      echo "== $p ZeRO-$s W=2: zs-explain"; "$bin/zs-explain" --case $cf --world 2 | grep -E "^stage|^ZeRO-$s "; } >>"$mem" 2>&1 || true
   done
 done
-echo "memory table: memory.txt ($(grep -c '^==' "$mem") runs)" | tee -a "$summary"
+echo "memory table: memory.txt ($(grep -c '^==' "$mem" || true) runs)" | tee -a "$summary"
