@@ -107,10 +107,9 @@ static int alloc_work_buffers(zs_engine *e)
     return 0;
 }
 
-/* The flat layout: one group in model order, or (Muon) the muon group sorted, then the rest. */
-static int init_param_groups(zs_engine *e, zs_error *err)
+int zs_engine_layout(zs_partition *part, const zs_gpt2 *model, const zs_ds_config *cfg, int world, zs_error *err)
 {
-    int n = e->model.n_params, counts[2] = {n, 0}, rc;
+    int n = model->n_params, counts[2] = {n, 0}, rc;
     size_t *sizes = malloc(sizeof(size_t) * (size_t)n);
     int *order = malloc(sizeof(int) * (size_t)n);
     if (!sizes || !order) {
@@ -119,18 +118,25 @@ static int init_param_groups(zs_engine *e, zs_error *err)
         return zs_fail(err, "out of memory");
     }
     for (int i = 0; i < n; i++) {
-        sizes[i] = e->model.params[i].numel;
+        sizes[i] = model->params[i].numel;
         order[i] = i;
     }
-    e->matrix_optim = zs_optim_matrix_ops_for(&e->cfg->optimizer);
-    if (e->matrix_optim) {
-        counts[0] = zs_muon_param_order(&e->model, order);
+    int grouped = zs_optim_matrix_ops_for(&cfg->optimizer) != NULL;
+    if (grouped) {
+        counts[0] = zs_muon_param_order(model, order);
         counts[1] = n - counts[0];
     }
-    rc = zs_partition_init_grouped(&e->part, e->stage, e->world, sizes, n, order, counts, e->matrix_optim ? 2 : 1);
+    rc = zs_partition_init_grouped(part, cfg->zero.stage, world, sizes, n, order, counts, grouped ? 2 : 1);
     free(sizes);
     free(order);
     return rc ? zs_fail(err, "out of memory") : 0;
+}
+
+/* The flat layout: one group in model order, or (Muon) the muon group sorted, then the rest. */
+static int init_param_groups(zs_engine *e, zs_error *err)
+{
+    e->matrix_optim = zs_optim_matrix_ops_for(&e->cfg->optimizer);
+    return zs_engine_layout(&e->part, &e->model, e->cfg, e->world, err);
 }
 
 /* What the reference does not model of Muon (docs/spec/optimizers.md §8). */

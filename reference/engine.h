@@ -78,6 +78,10 @@ typedef struct zs_engine {
 } zs_engine;
 
 int zs_engine_init(zs_engine *e, const zs_case *kase, int world, zs_error *err);
+
+/* The partition layout the engine uses for this config and world size (docs/spec.md §5): one group in
+ * model order, or with Muon the sorted muon group then the rest (docs/spec/optimizers.md §8a.2). */
+int zs_engine_layout(zs_partition *part, const zs_gpt2 *model, const zs_ds_config *cfg, int world, zs_error *err);
 void zs_engine_free(zs_engine *e);
 int zs_engine_step(zs_engine *e, zs_step_report *rep, zs_error *err);
 

@@ -31,3 +31,11 @@ if(TARGET zs-explain)
   zs_add_cli_test(zs_explain.svg_unwritable STATUS nonzero REGEX "cannot write"
     COMMAND ${ZS_EXPLAIN} --case ${PROJECT_SOURCE_DIR}/tools/demo/zero2.json --world 2 --svg /nonexistent/dir/x.svg)
 endif()
+if(TARGET zs-explain)
+  # Muon's two param groups: the muon group (sorted by shape, descending) first in every partition
+  zs_add_cli_test(zs_explain.muon_grouped_map STATUS zero
+    REGEX "^rank 0 \\(512 elements\\): h\\.0\\.mlp\\.c_proj\\.weight\\[0:256\\] wte\\[0:104\\]"
+    COMMAND $<TARGET_FILE:zs-explain> --case ${PROJECT_SOURCE_DIR}/conformance/cases/opt_muon_zero2.json --world 2 --map)
+  zs_add_cli_test(zs_explain.muon_state_estimate_noted STATUS zero REGEX "^note: Muon keeps state that is not one value per element"
+    COMMAND $<TARGET_FILE:zs-explain> --case ${PROJECT_SOURCE_DIR}/conformance/cases/opt_muon_zero2.json --world 2)
+endif()

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "gpt2.h"
 #include "partition.h"
 #include "predict.h"
@@ -128,6 +129,11 @@ int main(int argc, char **argv)
            total, world, zs_precision_name(c->precision), zs_optimizer_type_name(c->optimizer.type),
            zs_explain_optimizer_states(&c->optimizer), (long long)batch.grad_accum_steps,
            c->zero.offload_optimizer.device ? "cpu" : "no", c->zero.offload_param.device ? "cpu" : "no");
+    if (zs_explain_state_is_approximate(&c->optimizer))
+        printf("note: %s keeps state that is not one value per element (docs/spec/optimizers.md §8, §8a); the "
+               "optimizer column counts %d per element as an estimate; `zs-ref --case ... --world %d` prints "
+               "what each simulated rank really holds\n",
+               zs_optimizer_type_name(c->optimizer.type), zs_explain_optimizer_states(&c->optimizer), world);
     printf("%-7s %13s %13s %13s %13s %13s | %13s %13s\n", "stage", "params", "grads", "optimizer", "device total",
            "host", "reduce/step", "gather/step");
     zs_explain_bytes stage_bytes[4];
@@ -157,7 +163,15 @@ int main(int argc, char **argv)
             names[i] = gpt.params[i].name;
         int stage = c->zero.stage;
         zs_partition part;
-        zs_partition_init(&part, stage, world, sizes, gpt.n_params);
+        zs_error lerr = {{0}};
+        if (zs_engine_layout(&part, &gpt, c, world, &lerr)) {   /* Muon: the grouped layout */
+            fprintf(stderr, "zs-explain: error: %s\n", lerr.msg);
+            free(names);
+            zs_gpt2_free(&gpt);
+            free(sizes);
+            zs_case_free(&kase);
+            return 2;
+        }
         if (map) {
             printf("\npartition map, ZeRO stage %d (config), world %d:\n", stage, world);
             zs_partition_print(&part, names, sizes, gpt.n_params, stdout);

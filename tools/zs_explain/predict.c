@@ -42,6 +42,13 @@ int zs_explain_optimizer_states(const zs_optimizer_config *opt)
     }
 }
 
+int zs_explain_state_is_approximate(const zs_optimizer_config *opt)
+{
+    /* Muon: whole-parameter momentum per rank; the 1-bit family: error-feedback buffers sized by W */
+    return opt->type == ZS_OPT_MUON || opt->type == ZS_OPT_ONEBIT_ADAM || opt->type == ZS_OPT_ZERO_ONE_ADAM ||
+           opt->type == ZS_OPT_ONEBIT_LAMB;
+}
+
 zs_explain_bytes zs_explain_rank_bytes(const zs_ds_config *cfg, int stage, int world, const zs_explain_model *m)
 {
     int64_t n = total_numel(m), len = partition_len(stage, world, m);

@@ -30,6 +30,9 @@ typedef struct zs_explain_comm {
 
 /* Optimizer states per element (Adam/AdamW/Lamb 2; Adagrad, Lion, SGD with momentum 1; SGD 0). */
 int zs_explain_optimizer_states(const zs_optimizer_config *opt);
+/* 1 when the optimizer's state is not one value per element of the partition (Muon, the 1-bit
+ * family), so the optimizer column is an estimate. */
+int zs_explain_state_is_approximate(const zs_optimizer_config *opt);
 zs_explain_bytes zs_explain_rank_bytes(const zs_ds_config *cfg, int stage, int world, const zs_explain_model *m);
 zs_explain_comm zs_explain_step_comm(const zs_ds_config *cfg, int stage, int world, int64_t grad_accum_steps,
                                      const zs_explain_model *m);
