@@ -132,10 +132,10 @@ static void resume_other_layouts(void **state)
 {
     (void)state;
     const struct { int stage_a, world_a, stage_b, world_b; } moves[] = {
-        {2, 2, 3, 3}, {3, 3, 2, 2}, {1, 4, 0, 1}, {0, 1, 3, 5}, {2, 5, 1, 2}, {3, 8, 3, 2},
+        {2, 2, 3, 4}, {3, 5, 2, 2}, {1, 4, 0, 1}, {0, 1, 3, 5}, {2, 5, 1, 2}, {3, 8, 3, 2},
     };
     for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
-        test_run_config a = {.stage = moves[i].stage_a, .world = moves[i].world_a, .steps = K, .train_batch = 120,
+        test_run_config a = {.stage = moves[i].stage_a, .world = moves[i].world_a, .steps = K, .train_batch = 40,
                              .micro_batch = 1};
         test_run_config b = a;
         b.stage = moves[i].stage_b;
