@@ -438,6 +438,20 @@ static int load_shard(const manifest_reader *m, const char *dir, const cJSON *en
     return rc;
 }
 
+int zs_ckpt_parse_manifest(const char *text, const char *source, zs_checkpoint *c, zs_error *err)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *root = zs_json_parse(text, source, err);
+    if (!root)
+        return -1;
+    manifest_reader m = {root, source, err};
+    int rc = cJSON_IsObject(root) ? read_header(&m, c) : zs_fail(err, "%s: must be a JSON object", source);
+    cJSON_Delete(root);
+    if (rc)
+        zs_ckpt_free(c);
+    return rc;
+}
+
 int zs_ckpt_load(const char *dir, zs_checkpoint *c, zs_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -453,20 +467,17 @@ int zs_ckpt_load(const char *dir, zs_checkpoint *c, zs_error *err)
     else if (stat(source, &st) != 0)
         zs_fail(err, "%s: not a zerospec checkpoint: no %s (an interrupted save writes it last)", dir, MANIFEST);
     else if ((text = zs_json_read_file(source, "checkpoint manifest", err)) &&
+             !zs_ckpt_parse_manifest(text, source, c, err) && !zs_ckpt_alloc(c, err) &&
              (root = zs_json_parse(text, source, err))) {
-        manifest_reader m = {root, source, err};
-        if (!cJSON_IsObject(root))
-            zs_fail(err, "%s: must be a JSON object", source);
-        else if (!read_header(&m, c) && !zs_ckpt_alloc(c, err)) {
-            const cJSON *shards = field(&m, root, "shards", "shards");
-            if (shards && (!cJSON_IsArray(shards) || cJSON_GetArraySize(shards) != c->world))
-                zs_fail(err, "%s: \"shards\" lists %d file(s) for world_size %d: every rank needs exactly one",
-                        source, cJSON_IsArray(shards) ? cJSON_GetArraySize(shards) : -1, c->world);
-            else if (shards) {
-                rc = 0;
-                for (int r = 0; !rc && r < c->world; r++)
-                    rc = load_shard(&m, dir, cJSON_GetArrayItem(shards, r), r, c);
-            }
+        manifest_reader m = {root, source, err};   /* the header is read; now the shards */
+        const cJSON *shards = field(&m, root, "shards", "shards");
+        if (shards && (!cJSON_IsArray(shards) || cJSON_GetArraySize(shards) != c->world))
+            zs_fail(err, "%s: \"shards\" lists %d file(s) for world_size %d: every rank needs exactly one", source,
+                    cJSON_IsArray(shards) ? cJSON_GetArraySize(shards) : -1, c->world);
+        else if (shards) {
+            rc = 0;
+            for (int r = 0; !rc && r < c->world; r++)
+                rc = load_shard(&m, dir, cJSON_GetArrayItem(shards, r), r, c);
         }
     }
     cJSON_Delete(root);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz the config parser, the case parser and the safetensors reader with libFuzzer (clang), each for
+# Fuzz the config parser, the case parser, the safetensors reader and the checkpoint manifest parser with libFuzzer (clang), each for
 # a bounded time, seeded with the seeds' configs, the cases and the fixtures.
 #   tools/fuzz/run.sh [SECONDS_PER_HARNESS]     (default 20; CI uses the default, use e.g. 600 locally)
 # A crash leaves its input in build/fuzz/crash-*; add it to tools/fuzz/regressions/<harness>/ so the
@@ -19,12 +19,13 @@ corpus() {  # harness -> seed directory
         ds_config) cp "$root"/conformance/tests/data/*.json "$root"/tools/tests/data/*.json "$d"/ 2>/dev/null || true ;;
         case) cp "$root"/conformance/cases/*.json "$root"/tools/demo/*.json "$d"/ ;;
         safetensors) find "$root/fixtures/ops" -name '*.safetensors' -size -8k -exec cp {} "$d"/ \; ;;
+        ckpt_manifest) cp "$root"/tools/fuzz/seeds/ckpt_manifest/*.json "$d"/ ;;
     esac
     echo "$d"
 }
 
 status=0
-for h in ds_config case safetensors; do
+for h in ds_config case safetensors ckpt_manifest; do
     seeds=$(corpus "$h")
     regressions=$root/tools/fuzz/regressions/$h
     if [ -d "$regressions" ] && ls "$regressions"/* > /dev/null 2>&1; then   # replay fixed crashes first

@@ -68,6 +68,10 @@ int zs_ckpt_save(const zs_checkpoint *c, const char *dir, zs_error *err);
  * finite values). Any failure is one message naming the file and the rule. */
 int zs_ckpt_load(const char *dir, zs_checkpoint *c, zs_error *err);
 
+/* The manifest's run description, counters and scaler state from its text (no shards, no buffers
+ * allocated); what zs_ckpt_load does first. `source` names it in messages. */
+int zs_ckpt_parse_manifest(const char *text, const char *source, zs_checkpoint *c, zs_error *err);
+
 /* Removes a checkpoint directory written by zs_ckpt_save (its manifest, rank shards and the directory
  * itself, which must then be empty). Missing files are not an error. */
 void zs_ckpt_remove(const char *dir);
