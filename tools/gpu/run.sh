@@ -28,7 +28,7 @@ exec > >(tee "$OUT/run.log") 2>&1
 export NCCL_NVLS_ENABLE=0   # never NVLink multicast on these machines (KINDS.md)
 
 cases=${ZS_GPU_CASES:-$(cd conformance/cases && ls *.json | sed 's/\.json$//' | xargs)}
-mpi_max=${ZS_GPU_MPI_MAX:-4}
+mpi_max=${ZS_GPU_MPI_MAX:-8}   # every world size the cases list (8 ranks share the GPUs)
 jobs=${ZS_GPU_JOBS:-6}
 
 # ---- 1. the machine --------------------------------------------------------------------------
