@@ -15,7 +15,7 @@
 # build.log, runs.log (zs-ref, zs-fast, memcheck), compare.log (per-tensor detail), summary.txt,
 # zs-check-mpi.json and zs-check-nccl.json (zs-check diff of every zs-fast trace against the committed
 # fixtures). Environment: OUT (default build/gpu/out), ZS_GPU_CASES (case names, default: every case),
-# ZS_GPU_MPI_MAX (largest mpi-backend world, default 4), ZS_GPU_STEPS (override the cases' steps),
+# ZS_GPU_MPI_MAX (largest mpi-backend world, default 8), ZS_GPU_STEPS (override the cases' steps),
 # ZS_GPU_JOBS (cases run at once, default 6), ZS_GPU_FULL_BUILD (1: build every target, default 1),
 # ZS_GPU_MEMCHECK (cases run under compute-sanitizer memcheck).
 set -euo pipefail
