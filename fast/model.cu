@@ -166,7 +166,7 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
 
         layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, w.ln1w, w.ln1b, BT, C, dt, s);
         matmul_forward(m->cublas, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C, dt, s);
-        attention_forward(atty, att, qkv, B, T, C, NH, dt, s);
+        attention_forward(m->cublas, atty, att, qkv, B, T, C, NH, dt, s);
         matmul_forward_residual(m->cublas, residual2, residual, a->acc, atty, w.attprojw, w.attprojb, BT, C, C, dt,
                                 s);
         layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, residual2, w.ln2w, w.ln2b, BT, C, dt, s);
@@ -231,14 +231,14 @@ void zsf_model_backward(zsf_model *m, const float *params, float *grads, float d
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
         matmul_backward(m->cublas, a->dC, dw.attprojw, dw.attprojb, a->dres, atty, w.attprojw, BT, C, C, s);
         R(a->dC, oC);
-        attention_backward(a->dqkv, a->datt, a->dpreatt, a->dC, att, qkv, B, T, C, NH, dt, s);
+        attention_backward(m->cublas, a->dqkv, a->datt, a->dpreatt, a->dC, att, qkv, B, T, C, NH, dt, s);
         matmul_backward(m->cublas, a->dC, dw.qkvw, dw.qkvb, a->dqkv, ln1, w.qkvw, BT, C, 3 * C, s);
         R(a->dC, oC);
         layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->dC, residual, w.ln1w, a->ln1_mean + l * oT,
                            a->ln1_rstd + l * oT, BT, C, s);
         R(a->dres, oC);
     }
-    encoder_backward(dwte, grads + zsf_param_wpe(m->t)->offset, a->dres, zsf_model_inputs(m), B, T, C, V, s);
+    encoder_backward(dwte, grads + zsf_param_wpe(m->t)->offset, a->dres, zsf_model_inputs(m), B, T, C, s);
     R(grads, m->t->numel);   /* the micro-step's .grad, in the model dtype */
 #undef R
 }

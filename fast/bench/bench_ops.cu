@@ -124,7 +124,7 @@ int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_
             ot.add(name, "fwd", L, 0,
                    [&] { ZSF_LAUNCH(add_bias_kernel, (size_t)BT * g.oc, s, fch, bias, (size_t)BT * g.oc, g.oc, ZSF_FP32); });
     }
-    ot.add("attention_forward", "fwd", L, 0, [&] { attention_forward(atty, att, qkv, B, T, C, NH, ZSF_FP32, s); });
+    ot.add("attention_forward", "fwd", L, 0, [&] { attention_forward(hp, atty, att, qkv, B, T, C, NH, ZSF_FP32, s); });
     ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, fch, 4 * nC, ZSF_FP32, s); });
     const double fl_head = 2.0 * BT * C * V;
     ot.add("gemm lm_head", "fwd", 1, fl_head, [&] { lm_head_forward(hp, probs, ln, wte, BT, C, V); });
@@ -134,12 +134,12 @@ int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_
     ot.add("crossentropy_backward", "bwd", 1, 0, [&] { crossentropy_backward(probs, tgt, 1.0f / BT, BT, V, s); });
     ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head, [&] { lm_head_backward(hp, dC, dwte, probs, ln, wte, BT, C, V); });
     ot.tf32(1, 2 * fl_head, [&] { lm_head_backward(h32, dC, dwte, probs, ln, wte, BT, C, V); });
-    /* layernorm_backward, attention_backward and encoder_backward kernel by kernel */
+    /* layernorm_backward and encoder_backward kernel by kernel */
     ot.add("layernorm_backward dinp", "bwd", 2 * L + 1, 0, [&] {
-        ZSF_LAUNCH(layernorm_backward_dinp_kernel, (size_t)BT, s, dres, dC, x, lnw, mean, rstd, BT, C);
+        ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel, (size_t)BT, s, dres, dC, x, lnw, mean, rstd, BT, C);
     });
     ot.add("layernorm_backward params", "bwd", 2 * L + 1, 0, [&] {
-        ZSF_LAUNCH(layernorm_backward_params_kernel, (size_t)C, s, dlnw, dbias, dC, x, mean, rstd, BT, C);
+        layernorm_backward_params(dlnw, dbias, dC, x, mean, rstd, BT, C, s);
     });
     for (const auto &g : lin) {
         char name[64];
@@ -158,17 +158,11 @@ int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_
         ot.add(name, "bwd", L, 0, [&] { ZSF_LAUNCH(bias_backward_kernel, (size_t)g.oc, s, dbias, d4C, BT, g.oc); });
     }
     ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward_inplace(d4C, fch, 4 * nC, s); });
-    const size_t rows = (size_t)B * NH * T;
-    ot.add("attention_backward datt", "bwd", L, 0,
-           [&] { ZSF_LAUNCH(attention_datt_kernel, rows, s, datt, dC, qkv, B, T, C, NH); });
-    ot.add("attention_backward dv", "bwd", L, 0,
-           [&] { ZSF_LAUNCH(attention_dv_kernel, nC, s, dqkv, dC, att, B, T, C, NH); });
-    ot.add("attention_backward softmax", "bwd", L, 0,
-           [&] { ZSF_LAUNCH(attention_softmax_backward_kernel, rows, s, dpreatt, datt, att, B, T, NH); });
-    ot.add("attention_backward dq dk", "bwd", L, 0,
-           [&] { ZSF_LAUNCH(attention_dqk_kernel, 2 * nC, s, dqkv, dpreatt, qkv, B, T, C, NH); });
-    ot.add("encoder_backward wte", "bwd", 1, 0,
-           [&] { ZSF_LAUNCH(encoder_backward_wte_kernel, (size_t)V * C, s, dwte, dres, inp, BT, C, V); });
+    /* the whole pass: GEMMs, softmax backward, the non-finite check (the exact kernels return at once) */
+    ot.add("attention_backward", "bwd", L, 0, [&] {
+        attention_backward(hp, dqkv, datt, dpreatt, dC, att, qkv, B, T, C, NH, ZSF_FP32, s);
+    });
+    ot.add("encoder_backward wte", "bwd", 1, 0, [&] { encoder_backward_wte(dwte, dres, inp, BT, C, s); });
     ot.add("encoder_backward wpe", "bwd", 1, 0,
            [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel, (size_t)T * C, s, dwpe, dres, B, T, C); });
 

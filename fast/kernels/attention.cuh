@@ -1,23 +1,135 @@
 /* Causal multi-head self-attention. qkv[B,T,3C] holds q | k | v; head h uses channels
  * [h*hs, (h+1)*hs) of each (hs = C/NH). att[B,NH,T,T] keeps the softmax for the backward pass
  * (entries above the diagonal are 0). out[B,T,C] = att @ v per head.
- * Simple kernels, one thread per output row or element, each summing in the reference's order;
- * fine for the small models of the conformance cases (a flash-style kernel can replace them). */
+ *
+ * The products are cuBLAS strided-batched GEMMs (fp32 compute, the model's pedantic handle: no TF32),
+ * one call per batch row b over the NH heads, with full T x T tiles: the causal mask lives in the
+ * row kernels (softmax forward and backward write exact zeros above the diagonal). The row kernels
+ * give each row to one warp and reduce in a fixed order (lane-strided left folds, then a butterfly),
+ * so runs are bit-identical. An fp32 sum may be reassociated (docs/conformance.md); every product and
+ * rounding point of docs/spec/model.md is kept: scores fl_M(acc * scale), probabilities, values,
+ * datt and dpreatt; dq/dk multiply k, q by (dpreatt * scale) as the reference does.
+ *
+ * The full tiles add terms 0 * x that the reference's loops skip. They change nothing unless x is
+ * Inf or NaN (fp16 overflow steps), where 0 * Inf = NaN would replace the reference's Inf. So every
+ * pass first flags a non-finite input, and then the exact one-thread-per-row kernels below (the
+ * reference's loops) redo the whole pass; they return at once when the flag is clear. */
 #ifndef ZS_FAST_KERNELS_ATTENTION_CUH
 #define ZS_FAST_KERNELS_ATTENTION_CUH
+
+#include <cublas_v2.h>
 
 #include "common.cuh"
 
 #define QKV(b, t, part, h, i) qkv[(((size_t)(b) * T + (t)) * 3 + (part)) * C + (size_t)(h) * hs + (i)]
 #define ROW(buf, b, h, t) ((buf) + (((size_t)(b) * NH + (h)) * T + (t)) * T)
 
+/* 1 while the current pass has a non-finite input (per translation unit; one stream per process). */
+__device__ static int attention_nonfinite;
+
+__global__ static void attention_flag_clear_kernel(void)
+{
+    attention_nonfinite = 0;
+}
+
+/* Raises the flag when x[0..n) holds an Inf or NaN (every writer stores 1: no race on the result). */
+__global__ static void attention_flag_scan_kernel(const float *x, size_t n)
+{
+    for (size_t i = zsf_tid(); i < n; i += (size_t)gridDim.x * blockDim.x)
+        if (!isfinite(x[i])) {
+            attention_nonfinite = 1;
+            return;
+        }
+}
+
+static void attention_flag(const float *x, size_t n, cudaStream_t s)
+{
+    unsigned blocks = zsf_blocks(n) < 1024 ? zsf_blocks(n) : 1024;
+    if (blocks) {
+        attention_flag_scan_kernel<<<blocks, ZSF_BLOCK, 0, s>>>(x, n);
+        CUDA_CHECK_LAUNCH();
+    }
+}
+
+/* ---- warp-per-row kernels of the GEMM path ---------------------------------------------------- */
+
+/* att holds the raw products q.k of each row (the whole T x T tile); in place it becomes the causal
+ * softmax of fl_M(acc * scale), zero above the diagonal. One warp per row (b, h, t). */
+__global__ static void attention_softmax_forward_kernel(float *att, size_t rows, int T, float scale, zsf_dtype dt)
+{
+    size_t row = zsf_warp_row();
+    int lane = threadIdx.x % 32;
+    if (row >= rows)
+        return;
+    int t = (int)(row % T);
+    float *a = att + row * T;
+    float maxv = -INFINITY;
+    for (int t2 = lane; t2 <= t; t2 += 32) {
+        float sc = zsf_round(dt, a[t2] * scale);   /* the scores are a rounding point */
+        maxv = sc > maxv ? sc : maxv;
+    }
+    maxv = warp_max(maxv);
+    float sum = 0.0f;
+    for (int t2 = lane; t2 <= t; t2 += 32) {
+        float e = expf(zsf_round(dt, a[t2] * scale) - maxv);
+        a[t2] = e;
+        sum = sum + e;
+    }
+    float inv = 1.0f / warp_sum(sum);
+    for (int t2 = lane; t2 < T; t2 += 32)
+        a[t2] = t2 <= t ? zsf_round(dt, a[t2] * inv) : 0.0f;
+}
+
+/* dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])) * scale, with datt read as
+ * fl_M(datt) (a rounding point); 0 above the diagonal. The scale is folded in here so that the dq/dk
+ * GEMMs form exactly the reference's products k * (dpreatt * scale). One warp per row. */
+__global__ static void attention_softmax_backward_kernel(float *dpreatt, const float *datt, const float *att,
+                                                         size_t rows, int T, float scale, zsf_dtype dt)
+{
+    size_t row = zsf_warp_row();
+    int lane = threadIdx.x % 32;
+    if (row >= rows)
+        return;
+    int t = (int)(row % T);
+    const float *a = att + row * T, *da = datt + row * T;
+    float *dp = dpreatt + row * T;
+    float dot = 0.0f;
+    for (int t2 = lane; t2 <= t; t2 += 32)
+        dot = dot + a[t2] * zsf_round(dt, da[t2]);
+    dot = warp_sum(dot);
+    for (int t3 = lane; t3 < T; t3 += 32)
+        dp[t3] = t3 <= t ? zsf_round(dt, a[t3] * (zsf_round(dt, da[t3]) - dot)) * scale : 0.0f;
+}
+
+/* For each batch row b: C_h = op(A_h) @ op(B_h) over the NH heads h, column-major as cuBLAS sees the
+ * row-major buffers; A_h = A + b*bA + h*hA (likewise B, C). fp32 in, out and compute. */
+typedef struct attn_mat {
+    const float *p;
+    int ld;
+    size_t per_b, per_h;
+} attn_mat;
+
+static void attention_gemm(cublasHandle_t hdl, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           attn_mat A, attn_mat Bm, float *Cp, int ldc, size_t c_per_b, size_t c_per_h, int B,
+                           int NH)
+{
+    const float one = 1.0f, zero = 0.0f;
+    for (int b = 0; b < B; b++)
+        CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+            hdl, ta, tb, m, n, k, &one, A.p + b * A.per_b, CUDA_R_32F, A.ld, (long long)A.per_h,
+            Bm.p + b * Bm.per_b, CUDA_R_32F, Bm.ld, (long long)Bm.per_h, &zero, Cp + b * c_per_b, CUDA_R_32F, ldc,
+            (long long)c_per_h, NH, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+/* ---- the exact kernels: the reference's loops, run only when the flag is raised ---------------- */
+
 /* One thread per (b, h, t): scores q.k * scale for t2 <= t, softmax with the max subtracted, then the
  * weighted sum of v. */
-__global__ static void attention_forward_kernel(float *out, float *att, const float *qkv, int B, int T, int C,
-                                                int NH, zsf_dtype dt)
+__global__ static void attention_forward_exact_kernel(float *out, float *att, const float *qkv, int B, int T, int C,
+                                                      int NH, zsf_dtype dt)
 {
     size_t row = zsf_tid();   /* over B*NH*T, ordered (b, h, t) */
-    if (row >= (size_t)B * NH * T)
+    if (!attention_nonfinite || row >= (size_t)B * NH * T)
         return;
     int t = (int)(row % T), h = (int)((row / T) % NH), b = (int)(row / ((size_t)T * NH));
     int hs = C / NH;
@@ -48,12 +160,12 @@ __global__ static void attention_forward_kernel(float *out, float *att, const fl
     }
 }
 
-/* datt[b,h,t,t2] = v[t2] . dout[t] for t2 <= t (0 above). One thread per (b, h, t). */
-__global__ static void attention_datt_kernel(float *datt, const float *dout, const float *qkv, int B, int T, int C,
-                                             int NH)
+/* datt[b,h,t,t2] = fl_M(v[t2] . dout[t]) for t2 <= t (0 above). One thread per (b, h, t). */
+__global__ static void attention_datt_exact_kernel(float *datt, const float *dout, const float *qkv, int B, int T,
+                                                   int C, int NH, zsf_dtype dt)
 {
     size_t row = zsf_tid();
-    if (row >= (size_t)B * NH * T)
+    if (!attention_nonfinite || row >= (size_t)B * NH * T)
         return;
     int t = (int)(row % T), h = (int)((row / T) % NH), b = (int)(row / ((size_t)T * NH));
     int hs = C / NH;
@@ -64,16 +176,16 @@ __global__ static void attention_datt_kernel(float *datt, const float *dout, con
         if (t2 <= t)
             for (int i = 0; i < hs; i++)
                 acc = acc + QKV(b, t2, 2, h, i) * d[i];
-        da[t2] = acc;
+        da[t2] = zsf_round(dt, acc);
     }
 }
 
 /* dv[b,t2,h,i] = sum over t >= t2 (ascending) of att[t,t2] * dout[t,i]. One thread per (b, t2, h, i). */
-__global__ static void attention_dv_kernel(float *dqkv, const float *dout, const float *att, int B, int T, int C,
-                                           int NH)
+__global__ static void attention_dv_exact_kernel(float *dqkv, const float *dout, const float *att, int B, int T,
+                                                 int C, int NH)
 {
     size_t idx = zsf_tid();   /* over B*T*C, ordered (b, t2, h*hs + i) */
-    if (idx >= (size_t)B * T * C)
+    if (!attention_nonfinite || idx >= (size_t)B * T * C)
         return;
     int hs = C / NH;
     int c = (int)(idx % C), t2 = (int)((idx / C) % T), b = (int)(idx / ((size_t)C * T));
@@ -84,12 +196,12 @@ __global__ static void attention_dv_kernel(float *dqkv, const float *dout, const
     dqkv[(((size_t)b * T + t2) * 3 + 2) * C + c] = acc;
 }
 
-/* Softmax backward: dpreatt[t3] = att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2]). */
-__global__ static void attention_softmax_backward_kernel(float *dpreatt, const float *datt, const float *att,
-                                                         int B, int T, int NH)
+/* Softmax backward: dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])). */
+__global__ static void attention_softmax_backward_exact_kernel(float *dpreatt, const float *datt, const float *att,
+                                                               int B, int T, int NH, zsf_dtype dt)
 {
     size_t row = zsf_tid();
-    if (row >= (size_t)B * NH * T)
+    if (!attention_nonfinite || row >= (size_t)B * NH * T)
         return;
     int t = (int)(row % T);
     const float *a = att + row * T, *da = datt + row * T;
@@ -98,17 +210,17 @@ __global__ static void attention_softmax_backward_kernel(float *dpreatt, const f
     for (int t2 = 0; t2 <= t; t2++)
         dot = dot + a[t2] * da[t2];
     for (int t3 = 0; t3 < T; t3++)
-        dp[t3] = t3 <= t ? a[t3] * (da[t3] - dot) : 0.0f;
+        dp[t3] = t3 <= t ? zsf_round(dt, a[t3] * (da[t3] - dot)) : 0.0f;
 }
 
 /* dq[b,t,h,i] = sum_{t2<=t} k[t2,i] * (dpreatt[t,t2] * scale);
  * dk[b,t2,h,i] = sum_{t>=t2} q[t,i] * (dpreatt[t,t2] * scale). One thread per element of each. */
-__global__ static void attention_dqk_kernel(float *dqkv, const float *dpreatt, const float *qkv, int B, int T, int C,
-                                            int NH)
+__global__ static void attention_dqk_exact_kernel(float *dqkv, const float *dpreatt, const float *qkv, int B, int T,
+                                                  int C, int NH)
 {
     size_t idx = zsf_tid();   /* over 2*B*T*C: first half dq, second half dk */
     size_t n = (size_t)B * T * C;
-    if (idx >= 2 * n)
+    if (!attention_nonfinite || idx >= 2 * n)
         return;
     int is_k = idx >= n;
     size_t e = is_k ? idx - n : idx;
@@ -131,25 +243,60 @@ __global__ static void attention_dqk_kernel(float *dqkv, const float *dpreatt, c
 #undef QKV
 #undef ROW
 
-static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, zsf_dtype dt,
-                              cudaStream_t s)
+/* ---- the passes --------------------------------------------------------------------------------
+ * Row-major X[r,c] with leading dimension ld is column-major X^T: each product is written as its
+ * transpose. Per head: q, k, v are [T,hs] with ld 3C, att/datt/dpreatt [T,T] with ld T, out/dout
+ * [T,hs] with ld C. */
+
+static void attention_forward(cublasHandle_t hdl, float *out, float *att, const float *qkv, int B, int T, int C,
+                              int NH, zsf_dtype dt, cudaStream_t s)
 {
-    ZSF_LAUNCH(attention_forward_kernel, (size_t)B * NH * T, s, out, att, qkv, B, T, C, NH, dt);
+    const int hs = C / NH;
+    const size_t rows = (size_t)B * NH * T, TT = (size_t)T * T, T3C = (size_t)T * 3 * C;
+    attention_flag_clear_kernel<<<1, 1, 0, s>>>();
+    CUDA_CHECK_LAUNCH();
+    attention_flag(qkv, (size_t)B * T3C, s);
+    const attn_mat q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
+    const attn_mat v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, a = {att, T, NH * TT, TT};
+    /* scores^T[t2,t] = k[t2,:] . q[t,:] */
+    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, k, q, att, T, NH * TT, TT, B, NH);
+    ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel, rows, s, att, rows, T, 1.0f / sqrtf((float)hs), dt);
+    /* out^T[i,t] = sum_t2 v^T[i,t2] att^T[t2,t] */
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, out, C, (size_t)T * C, (size_t)hs, B, NH);
+    round_inplace(out, (size_t)B * T * C, dt, s);
+    ZSF_LAUNCH(attention_forward_exact_kernel, rows, s, out, att, qkv, B, T, C, NH, dt);
 }
 
 /* dqkv[B,T,3C] (written) from dout[B,T,C]; datt, dpreatt: [B,NH,T,T] scratch. In fp16/bf16 datt,
  * dpreatt and the finished dqkv are rounding points. */
-static void attention_backward(float *dqkv, float *datt, float *dpreatt, const float *dout, const float *att,
-                               const float *qkv, int B, int T, int C, int NH, zsf_dtype dt, cudaStream_t s)
+static void attention_backward(cublasHandle_t hdl, float *dqkv, float *datt, float *dpreatt, const float *dout,
+                               const float *att, const float *qkv, int B, int T, int C, int NH, zsf_dtype dt,
+                               cudaStream_t s)
 {
-    const size_t natt = (size_t)B * NH * T * T;
-    ZSF_LAUNCH(attention_datt_kernel, (size_t)B * NH * T, s, datt, dout, qkv, B, T, C, NH);
-    round_inplace(datt, natt, dt, s);
-    ZSF_LAUNCH(attention_dv_kernel, (size_t)B * T * C, s, dqkv, dout, att, B, T, C, NH);
-    ZSF_LAUNCH(attention_softmax_backward_kernel, (size_t)B * NH * T, s, dpreatt, datt, att, B, T, NH);
-    round_inplace(dpreatt, natt, dt, s);
-    ZSF_LAUNCH(attention_dqk_kernel, 2 * (size_t)B * T * C, s, dqkv, dpreatt, qkv, B, T, C, NH);
-    round_inplace(dqkv, 3 * (size_t)B * T * C, dt, s);
+    const int hs = C / NH;
+    const size_t rows = (size_t)B * NH * T, TT = (size_t)T * T, T3C = (size_t)T * 3 * C, TC = (size_t)T * C;
+    attention_flag_clear_kernel<<<1, 1, 0, s>>>();
+    CUDA_CHECK_LAUNCH();
+    attention_flag(qkv, (size_t)B * T3C, s);
+    attention_flag(dout, (size_t)B * TC, s);
+    const attn_mat q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
+    const attn_mat v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, d = {dout, C, TC, (size_t)hs};
+    const attn_mat a = {att, T, NH * TT, TT}, dp = {dpreatt, T, NH * TT, TT};
+    /* datt^T[t2,t] = v[t2,:] . dout[t,:] (rounded where the softmax backward reads it) */
+    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, v, d, datt, T, NH * TT, TT, B, NH);
+    /* dv^T[i,t2] = sum_t dout^T[i,t] att[t,t2] */
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH);
+    ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel, rows, s, dpreatt, datt, att, rows, T, 1.0f / sqrtf((float)hs),
+                    dt);
+    /* dq^T[i,t] = sum_t2 k^T[i,t2] dps^T[t2,t];  dk^T[i,t2] = sum_t q^T[i,t] dps[t,t2] */
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH);
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH);
+    /* the exact pass, when an input is not finite */
+    ZSF_LAUNCH(attention_datt_exact_kernel, rows, s, datt, dout, qkv, B, T, C, NH, dt);
+    ZSF_LAUNCH(attention_dv_exact_kernel, (size_t)B * TC, s, dqkv, dout, att, B, T, C, NH);
+    ZSF_LAUNCH(attention_softmax_backward_exact_kernel, rows, s, dpreatt, datt, att, B, T, NH, dt);
+    ZSF_LAUNCH(attention_dqk_exact_kernel, 2 * (size_t)B * TC, s, dqkv, dpreatt, qkv, B, T, C, NH);
+    round_inplace(dqkv, 3 * (size_t)B * TC, dt, s);
 }
 
 #endif

@@ -1,8 +1,9 @@
 /* Shared helpers for the kernel headers: launch geometry and the checked launch macro.
- * Every kernel here is written so that each output element is produced by one thread summing in
- * the reference's loop order (docs/spec/model.md): with --fmad=false (fast/CMakeLists.txt) the
- * elementwise arithmetic then rounds exactly as the reference does, and only cuBLAS GEMMs and the
- * CUDA math library's expf/logf/tanhf/coshf differ from it, by rounding. */
+ * With --fmad=false (fast/CMakeLists.txt) elementwise arithmetic rounds exactly as the reference
+ * does. Reductions either sum in the reference's loop order (docs/spec/model.md) or, where that
+ * would leave the chip idle (row reductions, attention), in another fixed order: an fp32 sum may be
+ * reassociated (docs/conformance.md), and a fixed order keeps runs bit-identical. cuBLAS GEMMs and
+ * the CUDA math library's expf/logf/tanhf/coshf differ from the reference by rounding. */
 #ifndef ZS_FAST_KERNELS_COMMON_CUH
 #define ZS_FAST_KERNELS_COMMON_CUH
 
@@ -27,6 +28,44 @@ static inline unsigned zsf_blocks(size_t n)
             CUDA_CHECK_LAUNCH();                                                                   \
         }                                                                                          \
     } while (0)
+
+/* Row kernels give each row to one warp of a ZSF_BLOCK-thread block: lane-strided left folds, then
+ * warp_sum / warp_max, a fixed butterfly whose partners combine the same two values (commutative),
+ * so every lane ends with the same bits and runs are bit-identical. */
+#define ZSF_WARPS_PER_BLOCK (ZSF_BLOCK / 32)
+
+__device__ static inline float warp_sum(float x)
+{
+    for (int m = 16; m > 0; m >>= 1)
+        x = x + __shfl_xor_sync(0xffffffffu, x, m);
+    return x;
+}
+
+__device__ static inline float warp_max(float x)
+{
+    for (int m = 16; m > 0; m >>= 1) {
+        float y = __shfl_xor_sync(0xffffffffu, x, m);
+        x = y > x ? y : x;
+    }
+    return x;
+}
+
+/* Launches kernel with one warp per row over `rows` rows and checks the launch. */
+#define ZSF_LAUNCH_ROWS(kernel, rows, stream, ...)                                                 \
+    do {                                                                                           \
+        size_t zsf_rows_ = (rows);                                                                 \
+        if (zsf_rows_) {                                                                           \
+            kernel<<<(unsigned)((zsf_rows_ + ZSF_WARPS_PER_BLOCK - 1) / ZSF_WARPS_PER_BLOCK), ZSF_BLOCK, 0, \
+                     (stream)>>>(__VA_ARGS__);                                                     \
+            CUDA_CHECK_LAUNCH();                                                                   \
+        }                                                                                          \
+    } while (0)
+
+/* The row of the calling warp in a ZSF_LAUNCH_ROWS launch. */
+__device__ static inline size_t zsf_warp_row(void)
+{
+    return (size_t)blockIdx.x * ZSF_WARPS_PER_BLOCK + threadIdx.x / 32;
+}
 
 /* Global thread index for 1-D launches. */
 __device__ static inline size_t zsf_tid(void)

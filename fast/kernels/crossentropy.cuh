@@ -1,31 +1,49 @@
 /* Softmax cross-entropy per position. logits[BT,V] become probs in place (softmax with the row
- * maximum subtracted); losses[bt] = -log(probs[target]). The loss of the micro-batch is the mean,
- * summed in bt order in fp32 (one thread). Backward, in place again: dlogits = (probs - onehot) * dlpp
+ * maximum subtracted; one block per row, reductions in a fixed order); losses[bt] =
+ * -log(probs[target]). The loss of the micro-batch is the mean, summed in bt order in fp32 (one thread). Backward, in place again: dlogits = (probs - onehot) * dlpp
  * with dlpp = dloss / (B*T). */
 #ifndef ZS_FAST_KERNELS_CROSSENTROPY_CUH
 #define ZS_FAST_KERNELS_CROSSENTROPY_CUH
 
 #include "common.cuh"
 
+/* The block's fold of x over its threads: warp butterflies, then the warps' results in warp order
+ * (fixed, so bit-identical runs); every thread gets the result. is_max: maximum instead of sum. */
+__device__ static float block_reduce(float x, int is_max)
+{
+    __shared__ float part[ZSF_WARPS_PER_BLOCK];
+    x = is_max ? warp_max(x) : warp_sum(x);
+    if (threadIdx.x % 32 == 0)
+        part[threadIdx.x / 32] = x;
+    __syncthreads();
+    float r = part[0];
+    for (int w = 1; w < ZSF_WARPS_PER_BLOCK; w++)
+        r = is_max ? (part[w] > r ? part[w] : r) : r + part[w];
+    __syncthreads();   /* part is reused by the next call */
+    return r;
+}
+
+/* One block of ZSF_BLOCK threads per row; each thread folds v = tid, tid + ZSF_BLOCK, ... in order. */
 __global__ static void crossentropy_forward_kernel(float *losses, float *logits_probs, const int *targets, int BT,
                                                    int V)
 {
-    size_t bt = zsf_tid();
-    if (bt >= (size_t)BT)
-        return;
+    size_t bt = blockIdx.x;
     float *p = logits_probs + bt * V;
-    float maxv = p[0];
-    for (int v = 1; v < V; v++)
+    float maxv = -INFINITY;
+    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK)
         maxv = p[v] > maxv ? p[v] : maxv;
+    maxv = block_reduce(maxv, 1);
     float sum = 0.0f;
-    for (int v = 0; v < V; v++) {
+    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK) {
         p[v] = expf(p[v] - maxv);
         sum = sum + p[v];
     }
-    float inv = 1.0f / sum;
-    for (int v = 0; v < V; v++)
+    float inv = 1.0f / block_reduce(sum, 0);
+    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK)
         p[v] = p[v] * inv;
-    losses[bt] = -logf(p[targets[bt]]);
+    __syncthreads();   /* p[target] may be another thread's element */
+    if (threadIdx.x == 0)
+        losses[bt] = -logf(p[targets[bt]]);
 }
 
 __global__ static void mean_loss_kernel(float *out, const float *losses, int BT)
@@ -53,7 +71,10 @@ __global__ static void crossentropy_backward_kernel(float *probs_dlogits, const 
 static void crossentropy_forward(float *loss, float *losses, float *logits_probs, const int *targets, int BT, int V,
                                  cudaStream_t s)
 {
-    ZSF_LAUNCH(crossentropy_forward_kernel, (size_t)BT, s, losses, logits_probs, targets, BT, V);
+    if (BT > 0) {
+        crossentropy_forward_kernel<<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(losses, logits_probs, targets, BT, V);
+        CUDA_CHECK_LAUNCH();
+    }
     ZSF_LAUNCH(mean_loss_kernel, 1, s, loss, losses, BT);
 }
 

@@ -16,19 +16,41 @@ __global__ static void encoder_forward_kernel(float *out, const int *inp, const 
     out[i] = zsf_round(dt, wte[(size_t)inp[bt] * C + c] + wpe[t * C + c]);
 }
 
-/* One thread per (v, c): deterministic, and the same summation order as the reference. */
-__global__ static void encoder_backward_wte_kernel(float *dwte, const float *dout, const int *inp, int BT, int C,
-                                                   int V)
+/* One block per position: the block of the first position holding token v owns row v of dwte and
+ * adds dout of every position with that token, in (b, t) order: the reference's order, so the result
+ * is bit-identical to it, with no atomics. Each tile of ZSF_BLOCK positions is compacted in order
+ * (warp ballots) into the list of matches, which the threads then add channel by channel. */
+__global__ static void encoder_backward_wte_kernel(float *dwte, const float *dout, const int *inp, int BT, int C)
 {
-    size_t i = zsf_tid();   /* over V*C */
-    if (i >= (size_t)V * C)
-        return;
-    int v = (int)(i / C), c = (int)(i % C);
-    float acc = dwte[i];
-    for (int bt = 0; bt < BT; bt++)
-        if (inp[bt] == v)
-            acc = acc + dout[(size_t)bt * C + c];
-    dwte[i] = acc;
+    __shared__ int match[ZSF_BLOCK];
+    __shared__ int warp_count[ZSF_WARPS_PER_BLOCK];
+    const int first = (int)blockIdx.x, v = inp[first];
+    const int lane = (int)threadIdx.x % 32, warp = (int)threadIdx.x / 32;
+    float *row = dwte + (size_t)v * C;
+    for (int base = 0; base < BT; base += ZSF_BLOCK) {
+        int p = base + (int)threadIdx.x;
+        int hit = p < BT && inp[p] == v;
+        if (__syncthreads_or(hit && p < first))
+            return;   /* an earlier position owns token v (the whole block leaves together) */
+        if (base + ZSF_BLOCK <= first)
+            continue;
+        unsigned mask = __ballot_sync(0xffffffffu, hit);
+        if (lane == 0)
+            warp_count[warp] = __popc(mask);
+        __syncthreads();
+        int n = 0, pos = __popc(mask & ((1u << lane) - 1u));
+        for (int w = 0; w < ZSF_WARPS_PER_BLOCK; w++) {
+            pos += w < warp ? warp_count[w] : 0;
+            n += warp_count[w];
+        }
+        if (hit)
+            match[pos] = p;
+        __syncthreads();
+        for (int j = 0; j < n; j++)
+            for (int c = (int)threadIdx.x; c < C; c += ZSF_BLOCK)
+                row[c] = row[c] + dout[(size_t)match[j] * C + c];
+        __syncthreads();   /* match and warp_count are refilled by the next tile */
+    }
 }
 
 __global__ static void encoder_backward_wpe_kernel(float *dwpe, const float *dout, int B, int T, int C)
@@ -48,10 +70,18 @@ static void encoder_forward(float *out, const int *inp, const float *wte, const 
     ZSF_LAUNCH(encoder_forward_kernel, (size_t)B * T * C, s, out, inp, wte, wpe, B, T, C, dt);
 }
 
-static void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp, int B, int T, int C, int V,
+static void encoder_backward_wte(float *dwte, const float *dout, const int *inp, int BT, int C, cudaStream_t s)
+{
+    if (BT > 0) {
+        encoder_backward_wte_kernel<<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(dwte, dout, inp, BT, C);
+        CUDA_CHECK_LAUNCH();
+    }
+}
+
+static void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp, int B, int T, int C,
                              cudaStream_t s)
 {
-    ZSF_LAUNCH(encoder_backward_wte_kernel, (size_t)V * C, s, dwte, dout, inp, B * T, C, V);
+    encoder_backward_wte(dwte, dout, inp, B * T, C, s);
     ZSF_LAUNCH(encoder_backward_wpe_kernel, (size_t)T * C, s, dwpe, dout, B, T, C);
 }
 

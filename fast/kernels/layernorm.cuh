@@ -1,5 +1,7 @@
 /* LayerNorm over C: out = ((x - mean) * rstd) * weight + bias, rstd = 1 / sqrt(var + 1e-5), var biased.
- * inp, out: [BT, C]; mean, rstd: [BT] (kept for the backward pass). One thread per row, sums in c order. */
+ * inp, out: [BT, C]; mean, rstd: [BT] (kept for the backward pass). One warp per row: each lane folds
+ * its channels c = lane, lane + 32, ... in order, then a fixed butterfly (common.cuh); the variance
+ * stays two-pass as the spec says. */
 #ifndef ZS_FAST_KERNELS_LAYERNORM_CUH
 #define ZS_FAST_KERNELS_LAYERNORM_CUH
 
@@ -9,87 +11,118 @@ __global__ static void layernorm_forward_kernel(float *out, float *mean, float *
                                                 const float *weight, const float *bias, int BT, int C,
                                                 zsf_dtype dt)
 {
-    size_t bt = zsf_tid();
+    size_t bt = zsf_warp_row();
+    int lane = threadIdx.x % 32;
     if (bt >= (size_t)BT)
         return;
     const float *x = inp + bt * C;
     float m = 0.0f;
-    for (int c = 0; c < C; c++)
+    for (int c = lane; c < C; c += 32)
         m = m + x[c];
-    m = m / (float)C;
+    m = warp_sum(m) / (float)C;
     float v = 0.0f;
-    for (int c = 0; c < C; c++) {
+    for (int c = lane; c < C; c += 32) {
         float dx = x[c] - m;
         v = v + dx * dx;
     }
-    v = v / (float)C;
+    v = warp_sum(v) / (float)C;
     float s = 1.0f / sqrtf(v + 1e-5f);
     float *o = out + bt * C;
-    for (int c = 0; c < C; c++)
+    for (int c = lane; c < C; c += 32)
         o[c] = zsf_round(dt, ((x[c] - m) * s) * weight[c] + bias[c]);
-    mean[bt] = m;
-    rstd[bt] = s;
+    if (lane == 0) {
+        mean[bt] = m;
+        rstd[bt] = s;
+    }
 }
 
-/* dinp[bt] += ((dnorm - mean(dnorm)) - norm * mean(dnorm * norm)) * rstd, dnorm = weight * dout. */
+/* dinp[bt] += ((dnorm - mean(dnorm)) - norm * mean(dnorm * norm)) * rstd, dnorm = weight * dout.
+ * One warp per row. */
 __global__ static void layernorm_backward_dinp_kernel(float *dinp, const float *dout, const float *inp,
                                                       const float *weight, const float *mean, const float *rstd,
                                                       int BT, int C)
 {
-    size_t bt = zsf_tid();
+    size_t bt = zsf_warp_row();
+    int lane = threadIdx.x % 32;
     if (bt >= (size_t)BT)
         return;
     const float *d = dout + bt * C, *x = inp + bt * C;
     float *dx = dinp + bt * C;
     float m = mean[bt], s = rstd[bt];
     float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-    for (int c = 0; c < C; c++) {
+    for (int c = lane; c < C; c += 32) {
         float norm = (x[c] - m) * s;
         float dnorm = weight[c] * d[c];
         dnorm_mean = dnorm_mean + dnorm;
         dnorm_norm_mean = dnorm_norm_mean + dnorm * norm;
     }
-    dnorm_mean = dnorm_mean / (float)C;
-    dnorm_norm_mean = dnorm_norm_mean / (float)C;
-    for (int c = 0; c < C; c++) {
+    dnorm_mean = warp_sum(dnorm_mean) / (float)C;
+    dnorm_norm_mean = warp_sum(dnorm_norm_mean) / (float)C;
+    for (int c = lane; c < C; c += 32) {
         float norm = (x[c] - m) * s;
         float dnorm = weight[c] * d[c];
         dx[c] = dx[c] + ((dnorm - dnorm_mean) - norm * dnorm_norm_mean) * s;
     }
 }
 
-/* dweight[c] = sum_bt norm * dout, dbias[c] = sum_bt dout: one thread per channel, bt in order. */
+/* dweight[c] = sum_bt norm * dout, dbias[c] = sum_bt dout. A block of 32 x 32 threads takes 32
+ * channels: thread (r, lane) folds rows bt = r, r + 32, ... in order for channel 32*block + lane
+ * (a warp reads 32 adjacent floats of a row), then thread r = 0 adds the 32 partials in r order. */
+#define LN_ROWS 32
 __global__ static void layernorm_backward_params_kernel(float *dweight, float *dbias, const float *dout,
                                                         const float *inp, const float *mean, const float *rstd,
                                                         int BT, int C)
 {
-    size_t c = zsf_tid();
-    if (c >= (size_t)C)
-        return;
+    __shared__ float part_w[LN_ROWS][33], part_b[LN_ROWS][33];   /* 33: no bank conflicts in the final sum */
+    int lane = threadIdx.x % 32, r = threadIdx.x / 32;
+    int c = blockIdx.x * 32 + lane;
     float dw = 0.0f, db = 0.0f;
-    for (int bt = 0; bt < BT; bt++) {
-        float d = dout[(size_t)bt * C + c];
-        float norm = (inp[(size_t)bt * C + c] - mean[bt]) * rstd[bt];
-        db = db + d;
-        dw = dw + norm * d;
+    if (c < C)
+        for (int bt = r; bt < BT; bt += LN_ROWS) {
+            float d = dout[(size_t)bt * C + c];
+            float norm = (inp[(size_t)bt * C + c] - mean[bt]) * rstd[bt];
+            db = db + d;
+            dw = dw + norm * d;
+        }
+    part_w[r][lane] = dw;
+    part_b[r][lane] = db;
+    __syncthreads();
+    if (r == 0 && c < C) {
+        dw = 0.0f;
+        db = 0.0f;
+        for (int k = 0; k < LN_ROWS; k++) {
+            dw = dw + part_w[k][lane];
+            db = db + part_b[k][lane];
+        }
+        dweight[c] = dw;
+        dbias[c] = db;
     }
-    dweight[c] = dw;
-    dbias[c] = db;
 }
 
 static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                               const float *bias, int BT, int C, zsf_dtype dt, cudaStream_t s)
 {
-    ZSF_LAUNCH(layernorm_forward_kernel, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C, dt);
+    ZSF_LAUNCH_ROWS(layernorm_forward_kernel, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C, dt);
 }
+
+static void layernorm_backward_params(float *dweight, float *dbias, const float *dout, const float *inp,
+                                      const float *mean, const float *rstd, int BT, int C, cudaStream_t s)
+{
+    if (C > 0) {
+        layernorm_backward_params_kernel<<<(unsigned)((C + 31) / 32), 32 * LN_ROWS, 0, s>>>(dweight, dbias, dout, inp,
+                                                                                           mean, rstd, BT, C);
+        CUDA_CHECK_LAUNCH();
+    }
+}
+#undef LN_ROWS
 
 /* Adds the input gradient into dinp (the residual stream's gradient) and writes dweight, dbias. */
 static void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                const float *weight, const float *mean, const float *rstd, int BT, int C,
                                cudaStream_t s)
 {
-    ZSF_LAUNCH(layernorm_backward_dinp_kernel, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);
-    ZSF_LAUNCH(layernorm_backward_params_kernel, (size_t)C, s, dweight, dbias, dout, inp, mean, rstd, BT, C);
+    ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);
+    layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, BT, C, s);
 }
 
 #endif
