@@ -64,23 +64,30 @@ static void print_step(const zsf_step_report *r)
     fflush(stdout);
 }
 
-/* Every rank's cudaMalloc'ed bytes, printed by rank 0 in zs-ref's layout plus working memory. */
+/* Every rank's cudaMalloc'ed bytes, printed by rank 0 in zs-ref's layout plus working memory; under
+ * offload a second row per rank with the pinned host bytes (cudaHostAlloc'ed) of the same columns. */
 static void print_memory(const zsf_engine *e)
 {
-    long long mine[4] = {e->mem.params, e->mem.grads, e->mem.optimizer, e->mem.working};
-    long long *all = malloc(4 * sizeof(long long) * (size_t)e->world);
+    enum { COLS = 8 };
+    const int offload = e->offload_optimizer || e->offload_param;
+    long long mine[COLS] = {e->mem.params, e->mem.grads, e->mem.optimizer, e->mem.working,
+                            e->host.params, e->host.grads, e->host.optimizer, e->host.working};
+    long long *all = malloc(COLS * sizeof(long long) * (size_t)e->world);
     if (!all)
         zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
-    MPI_CHECK(MPI_Gather(mine, 4, MPI_LONG_LONG, all, 4, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Gather(mine, COLS, MPI_LONG_LONG, all, COLS, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
     if (e->rank == 0) {
         printf("per-rank model-state bytes (ZeRO stage %d, world %d, padded partition %zu of %zu elements; "
-               "cudaMalloc'ed):\n",
-               e->stage, e->world, e->part.len, e->t.numel);
+               "cudaMalloc'ed%s):\n",
+               e->stage, e->world, e->part.len, e->t.numel, offload ? ", and pinned host memory under offload" : "");
         printf("%-10s %12s %12s %12s %12s %14s\n", "rank", "params", "grads", "optimizer", "total", "working");
-        for (int r = 0; r < e->world; r++) {
-            const long long *b = all + 4 * r;
-            printf("%-10d %12lld %12lld %12lld %12lld %14lld\n", r, b[0], b[1], b[2], b[0] + b[1] + b[2], b[3]);
-        }
+        for (int r = 0; r < e->world; r++)
+            for (int h = 0; h <= offload; h++) {
+                const long long *b = all + COLS * r + 4 * h;
+                char label[16];
+                snprintf(label, sizeof label, h ? "%d host" : offload ? "%d device" : "%d", r);
+                printf("%-10s %12lld %12lld %12lld %12lld %14lld\n", label, b[0], b[1], b[2], b[0] + b[1] + b[2], b[3]);
+            }
     }
     free(all);
 }

@@ -41,6 +41,7 @@ size_t zsfb_device_used(void);
 int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
 int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm);
 int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s);
+int zsfb_bench_offload(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
 
 #ifdef __cplusplus
 }
