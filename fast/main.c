@@ -54,6 +54,9 @@ static void print_header(const zsf_engine *e)
            (long long)e->batch.train_batch_size, e->t.numel);
     printf("zs-fast: backend %s, %d rank(s) on %d GPU(s) of this host (%s)\n", zsf_backend_name(e->comm->backend),
            e->comm->local_size, e->comm->n_devices, prop.name);
+    if (e->offload_optimizer)   /* OpenMP sees the rank's CPU affinity: mpirun binds to one core by default */
+        printf("zs-fast: offload_optimizer: CPU step on %d thread(s) per rank%s\n", e->off.threads,
+               e->off.threads == 1 ? " (mpirun --bind-to none, or OMP_NUM_THREADS, gives it more cores)" : "");
     printf("%5s %10s %12s %11s %12s %8s\n", "step", "loss", "lr", "grad_norm", "loss_scale", "skipped");
 }
 

@@ -139,13 +139,9 @@ int zsfb_bench_offload(cJSON *out, const zs_model_dims *d, double budget_s, cuda
     int64_t step = 10;
     zsf_optim_scalars sc;
     float *state[ZSF_OPTIM_N_STATE] = {o.state[0], o.state[1]};
-    /* the CPU step alone, whole partition, at 1, half and all threads (28 bytes per parameter) */
-    const int thread_counts[3] = {1, max_threads / 2, max_threads};
+    /* the CPU step alone, whole partition, at 1, 2, 4, ... and all threads (28 bytes per parameter) */
     double cpu_all_ms = 0.0;
-    for (int i = 0; i < 3; i++) {
-        const int T = thread_counts[i];
-        if (T < 1 || (i > 0 && T == thread_counts[i - 1]))
-            continue;
+    for (int T = 1;; T = 2 * T < max_threads ? 2 * T : max_threads) {
         auto run = [&] {
             sc = adamw_scalars(step++);
             zsf_cpu_optim_step(&sc, 1.0f, o.master, o.grad, state, n, NULL, ZSF_FP32, T);
@@ -157,8 +153,10 @@ int zsfb_bench_offload(cJSON *out, const zs_model_dims *d, double budget_s, cuda
         snprintf(name, sizeof name, "CPU FusedAdam (AdamW) step, %d thread%s", T, T > 1 ? "s" : "");
         double med = 0.0;
         cJSON_AddNumberToObject(add_entry(list, name, ms, reps, 28.0 * (double)n, &med), "threads", T);
-        if (T == max_threads)
+        if (T == max_threads) {
             cpu_all_ms = med;
+            break;
+        }
     }
     /* the copies alone (pinned host memory), then the pipelined step that overlaps them with the CPU */
     double d2h = zsfb_time([&] { CUDA_CHECK(cudaMemcpyAsync(o.grad, grad_dev, B, cudaMemcpyDeviceToHost, s)); }, 1,
