@@ -11,21 +11,12 @@
 
 #include "bench_time.cuh"
 #include "cpu_optim.h"
-#include "gpt2_params.h"
 #include "offload.h"
 #include "optim.h"
 
 static zsf_optim_scalars adamw_scalars(int64_t t)
 {
-    zs_optimizer_config hp;
-    memset(&hp, 0, sizeof hp);
-    hp.lr = 6e-4;
-    hp.betas[0] = 0.9;
-    hp.betas[1] = 0.95;
-    hp.eps = 1e-8;
-    hp.weight_decay = 0.1;
-    hp.adam_w_mode = 1;
-    hp.bias_correction = 1;
+    const zs_optimizer_config hp = zsfb_adam_config(1);
     zsf_optim_scalars sc;
     zsf_optim_scalars_for(ZSF_FUSED_ADAM, &hp, t, hp.lr, hp.betas[0], hp.betas[1], &sc);
     return sc;
@@ -101,14 +92,10 @@ static cJSON *add_entry(cJSON *list, const char *name, double *ms, int reps, dou
 
 int zsfb_bench_offload(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s)
 {
-    zsf_params t;
-    zs_error err = {{0}};
-    if (zsf_params_build(&t, *d, &err)) {
-        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
+    size_t n = 0;
+    if (zsfb_param_count(d, &n))
         return -1;
-    }
-    const size_t n = t.numel, B = n * sizeof(float);
-    zsf_params_free(&t);
+    const size_t B = n * sizeof(float);
     zsf_host_memory mem = {0, 0, 0, 0};
     zsf_offload o;
     zsf_offload_init(&o, n, 2, ZSF_FP32, NULL, 0, 0, &mem);
