@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_optim.h"
 #include "kernels/zero.cuh"
 #include "rng.h"
 #include "lr_sched.h"
@@ -58,6 +59,14 @@ static int check_case(zsf_engine *e, zs_error *err)
     e->n_state = zsf_optim_n_state(e->rule);
     e->dt = model_dtype(e->cfg);
     zsf_loss_scaler_init(&e->scaler, e->cfg, e->stage);
+    /* the config layer refuses offload_optimizer at stage 0 and with optimizers DeepSpeed cannot
+     * step on the CPU; offload_param it resets below stage 3 */
+    e->offload_optimizer = e->stage >= 1 && e->cfg->zero.offload_optimizer.device != ZS_OFFLOAD_NONE;
+    e->offload_param = e->stage == 3 && e->cfg->zero.offload_param.device != ZS_OFFLOAD_NONE;
+    if (e->offload_optimizer && !zsf_cpu_optim_supported(e->rule)) {
+        zs_fail(err, "zero_optimization.offload_optimizer: %s has no CPU step in zs-fast", zsf_optim_rule_name(e->rule));
+        return -1;
+    }
     return 0;
 }
 
@@ -82,6 +91,7 @@ static void init_state(zsf_engine *e)
             CUDA_CHECK(cudaMemcpyAsync(e->master, e->params, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
     } else {
         float *full = e->grad_micro;   /* free until the first backward pass */
+        float *master = e->offload_optimizer ? e->grad_part : e->master;   /* offload: staged, then uploaded */
         zsf_rng_init_params(&e->t, e->kase->seed, full, s);
         round_inplace(full, numel, e->dt, s);
         int64_t *h = (int64_t *)malloc((len ? len : 1) * sizeof(int64_t)), *own = NULL;
@@ -90,16 +100,20 @@ static void init_state(zsf_engine *e)
         zsf_partition_own_map(&e->part, e->rank, h);
         CUDA_CHECK(cudaMalloc((void **)&own, (len ? len : 1) * sizeof(int64_t)));
         CUDA_CHECK(cudaMemcpyAsync(own, h, len * sizeof(int64_t), cudaMemcpyHostToDevice, s));
-        ZSF_LAUNCH(gather_div_kernel, len, s, e->master, full, own, len, 1.0f, ZSF_FP32);
-        if (e->stage == 3)
-            CUDA_CHECK(cudaMemcpyAsync(e->shard, e->master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        ZSF_LAUNCH(gather_div_kernel, len, s, master, full, own, len, 1.0f, ZSF_FP32);
+        if (e->host_shard)
+            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, master, len * sizeof(float), cudaMemcpyDeviceToHost, s));
+        else if (e->stage == 3)
+            CUDA_CHECK(cudaMemcpyAsync(e->shard, master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
         else
             CUDA_CHECK(cudaMemcpyAsync(e->params, full, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
         zsf_comm_sync(e->comm);
+        if (e->offload_optimizer)   /* the host state starts zeroed (zsf_offload_init) */
+            zsf_offload_upload_master(&e->off, master, s);
         CUDA_CHECK(cudaFree(own));
         free(h);
     }
-    for (int k = 0; k < e->n_state; k++)
+    for (int k = 0; k < e->n_state && e->state[k]; k++)
         CUDA_CHECK(cudaMemsetAsync(e->state[k], 0, len * sizeof(float), s));
     zsf_comm_sync(e->comm);
 }
@@ -110,6 +124,10 @@ static void alloc_buffers(zsf_engine *e)
     zsf_memory *m = &e->mem;
     if (e->stage <= 2) {
         e->params = (float *)dalloc(&m->params, numel * F);
+    } else if (e->offload_param) {   /* the shard lives on the host; the device copy is staging */
+        e->host_shard = zsf_host_floats(&e->host.params, len);
+        e->shard = (float *)dalloc(&m->working, len * F);
+        e->params = (float *)dalloc(&m->working, numel * F);
     } else {
         e->shard = (float *)dalloc(&m->params, len * F);
         e->params = (float *)dalloc(&m->working, numel * F);   /* gathered for one pass, as DeepSpeed's
@@ -122,10 +140,15 @@ static void alloc_buffers(zsf_engine *e)
     if (e->stage >= 2)
         e->recv = (float *)dalloc(&m->working, len * F);
     /* fp32 stage 0 steps the model itself; everywhere else the optimizer owns an fp32 master copy */
-    e->master = e->stage == 0 && e->dt == ZSF_FP32 ? e->params : (float *)dalloc(&m->optimizer, len * F);
-    for (int k = 0; k < e->n_state; k++)
-        e->state[k] = (float *)dalloc(&m->optimizer, len * F);
-    if ((e->stage == 1 || e->stage == 2) && e->dt != ZSF_FP32)
+    if (e->offload_optimizer) {   /* master and state on the host; the CPU steps them */
+        int threads = zsf_cpu_optim_max_threads() / (e->comm->local_size > 0 ? e->comm->local_size : 1);
+        zsf_offload_init(&e->off, len, e->n_state, e->dt, e->host_shard, threads > 0 ? threads : 1, 0, &e->host);
+    } else {
+        e->master = e->stage == 0 && e->dt == ZSF_FP32 ? e->params : (float *)dalloc(&m->optimizer, len * F);
+        for (int k = 0; k < e->n_state; k++)
+            e->state[k] = (float *)dalloc(&m->optimizer, len * F);
+    }
+    if ((e->stage == 1 || e->stage == 2) && (e->dt != ZSF_FP32 || e->offload_optimizer))
         e->cast = (float *)dalloc(&m->working, len * F);
     e->optim_scratch = (float *)dalloc(&m->working, ZSF_OPTIM_SCRATCH * F);
     if (e->stage >= 1) {
@@ -192,6 +215,9 @@ void zsf_engine_free(zsf_engine *e)
     cudaFree(e->norm_partial);
     cudaFree(e->norm);
     cudaFree(e->first_bad);
+    if (e->offload_optimizer)
+        zsf_offload_free(&e->off);
+    cudaFreeHost(e->host_shard);
     free(e->rs);
     free(e->ag);
     free(e->ar);
@@ -208,6 +234,9 @@ void zsf_engine_free(zsf_engine *e)
 static void gather_stage3_params(zsf_engine *e)
 {
     size_t n = (size_t)e->world * e->part.len;
+    if (e->host_shard)   /* offload_param: the shard comes up from the host for each gather */
+        CUDA_CHECK(cudaMemcpyAsync(e->shard, e->host_shard, e->part.len * sizeof(float), cudaMemcpyHostToDevice,
+                                   e->comm->compute));
     zsf_all_gather(e->comm, e->shard, e->xbuf, e->ag, e->n_ag);
     ZSF_LAUNCH(scatter_kernel, n, e->comm->compute, e->params, e->xbuf, e->ag_map, n);
 }
@@ -370,6 +399,11 @@ static void optimizer_step(zsf_engine *e, float inv, double lr)
     zsf_optim_scalars sc;
     zsf_optim_scalars_for(e->rule, &e->cfg->optimizer, e->applied_steps + 1, lr, b1, b2, &sc);
     cudaStream_t s = e->comm->compute;
+    if (e->offload_optimizer) {   /* on the CPU; the model-dtype partition comes back for publishing */
+        float *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
+        zsf_offload_step(&e->off, &sc, inv, e->grad_part, model_dev, s);
+        return;
+    }
     if (e->stage > 0 || !zsf_optim_per_tensor(e->rule)) {
         zsf_optim_step(&sc, inv, e->master, e->grad_part, e->state, e->part.len, e->optim_scratch, s);
         return;
@@ -390,11 +424,16 @@ static void publish_params(zsf_engine *e)
 {
     cudaStream_t s = e->comm->compute;
     const size_t len = e->part.len, n = (size_t)e->world * len;
-    if (e->stage == 3) {
-        ZSF_LAUNCH(cast_kernel, len, s, e->shard, e->master, len, e->dt);
+    if (e->stage == 3) {   /* offload_optimizer: the CPU wrote the shard (host or device) already */
+        if (!e->offload_optimizer)
+            ZSF_LAUNCH(cast_kernel, len, s, e->shard, e->master, len, e->dt);
+        if (e->host_shard && !e->offload_optimizer)
+            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, e->shard, len * sizeof(float), cudaMemcpyDeviceToHost, s));
     } else if (e->stage >= 1) {
         const float *part = e->master;
-        if (e->cast) {
+        if (e->offload_optimizer) {
+            part = e->cast;   /* copied up by zsf_offload_step */
+        } else if (e->cast) {
             ZSF_LAUNCH(cast_kernel, len, s, e->cast, e->master, len, e->dt);
             part = e->cast;
         }
@@ -484,18 +523,20 @@ void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float
     const size_t bytes = e->part.len * sizeof(float);
     if (grad)
         CUDA_CHECK(cudaMemcpyAsync(grad, e->grad_part, bytes, cudaMemcpyDeviceToHost, s));
+    /* cudaMemcpyDefault: under offload the master and state are host memory */
     if (master)
-        CUDA_CHECK(cudaMemcpyAsync(master, e->master, bytes, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaMemcpyAsync(master, e->offload_optimizer ? e->off.master : e->master, bytes, cudaMemcpyDefault, s));
     for (int k = 0; state && k < e->n_state; k++)
         if (state[k])
-            CUDA_CHECK(cudaMemcpyAsync(state[k], e->state[k], bytes, cudaMemcpyDeviceToHost, s));
+            CUDA_CHECK(cudaMemcpyAsync(state[k], e->offload_optimizer ? e->off.state[k] : e->state[k], bytes,
+                                       cudaMemcpyDefault, s));
     zsf_comm_sync(e->comm);
 }
 
 void zsf_engine_read_model(zsf_engine *e, float *out)
 {
-    const float *src = e->stage == 3 ? e->shard : e->params;
+    const float *src = e->stage == 3 ? (e->host_shard ? e->host_shard : e->shard) : e->params;
     const size_t n = e->stage == 3 ? e->part.len : e->t.numel;
-    CUDA_CHECK(cudaMemcpyAsync(out, src, n * sizeof(float), cudaMemcpyDeviceToHost, e->comm->compute));
+    CUDA_CHECK(cudaMemcpyAsync(out, src, n * sizeof(float), cudaMemcpyDefault, e->comm->compute));
     zsf_comm_sync(e->comm);
 }

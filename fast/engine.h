@@ -11,6 +11,7 @@
 #include "loss_scaler.h"
 #include "gpt2_params.h"
 #include "model.h"
+#include "offload.h"
 #include "optim.h"
 #include "partition.h"
 #include "zerospec/case.h"
@@ -29,7 +30,8 @@ typedef struct zsf_step_report {
     int overflow, skipped;
 } zsf_step_report;
 
-/* cudaMalloc'ed bytes of this rank: model states (the ZeRO paper's three rows) and working memory. */
+/* cudaMalloc'ed bytes of this rank: model states (the ZeRO paper's three rows) and working memory
+ * (the host's, under offload: zsf_host_memory). */
 typedef struct zsf_memory {
     int64_t params, grads, optimizer, working;
 } zsf_memory;
@@ -52,13 +54,13 @@ typedef struct zsf_engine {
     /* device buffers; model-dtype values are held in floats */
     float *params;           /* stages 0-2: the full model; stage 3: the gathered model of one pass */
     float *shard;            /* stage 3: this rank's parameter shards */
-    float *cast;             /* stages 1-2, fp16/bf16: the master partition cast for the all-gather */
+    float *cast;             /* stages 1-2, fp16/bf16 or offload: the master partition cast for the all-gather */
     float *optim_scratch;    /* ZSF_OPTIM_SCRATCH floats */
     float *grad_micro;       /* one micro-step's full gradient */
     float *grad_full;        /* stages 0-1: the rank's accumulated full gradient */
     float *grad_part;        /* the reduced gradient partition (stage 0: = grad_full) */
     float *recv;             /* stages 2-3: one micro-step's reduced partition */
-    float *master;           /* fp32 master partition (stage 0 fp32: = params) */
+    float *master;           /* fp32 master partition (stage 0 fp32: = params; offload: NULL, off.master) */
     float *state[ZSF_OPTIM_N_STATE];
     float *xbuf;             /* stages 1-3: W*len exchange buffer */
     int64_t *rs_map, *ag_map;
@@ -66,6 +68,12 @@ typedef struct zsf_engine {
     double *norm_partial, *norm;
     unsigned long long *first_bad;
     zsf_memory mem;
+    /* offload (stages 1-3): the optimizer's master and state on the host, stepped by the CPU
+     * (offload.h); stage 3 offload_param: the shards on the host, copied up for each gather */
+    int offload_optimizer, offload_param;
+    zsf_offload off;
+    float *host_shard;       /* pinned, len floats; e->shard is then the device staging copy */
+    zsf_host_memory host;    /* cudaHostAlloc'ed bytes, the same rows */
     int64_t global_steps, applied_steps, skipped_steps;
 } zsf_engine;
 

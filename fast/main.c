@@ -55,6 +55,9 @@ static void print_header(const zsf_engine *e)
            (long long)e->batch.train_batch_size, e->t.numel);
     printf("zs-fast: backend %s, %d rank(s) on %d GPU(s) of this host (%s)\n", zsf_backend_name(e->comm->backend),
            e->comm->local_size, e->comm->n_devices, prop.name);
+    if (e->offload_optimizer)   /* OpenMP sees the rank's CPU affinity: mpirun binds to one core by default */
+        printf("zs-fast: offload_optimizer: CPU step on %d thread(s) per rank%s\n", e->off.threads,
+               e->off.threads == 1 ? " (mpirun --bind-to none, or OMP_NUM_THREADS, gives it more cores)" : "");
     printf("%5s %10s %12s %11s %12s %8s\n", "step", "loss", "lr", "grad_norm", "loss_scale", "skipped");
 }
 
@@ -65,23 +68,30 @@ static void print_step(const zsf_step_report *r)
     fflush(stdout);
 }
 
-/* Every rank's cudaMalloc'ed bytes, printed by rank 0 in zs-ref's layout plus working memory. */
+/* Every rank's cudaMalloc'ed bytes, printed by rank 0 in zs-ref's layout plus working memory; under
+ * offload a second row per rank with the pinned host bytes (cudaHostAlloc'ed) of the same columns. */
 static void print_memory(const zsf_engine *e)
 {
-    long long mine[4] = {e->mem.params, e->mem.grads, e->mem.optimizer, e->mem.working};
-    long long *all = malloc(4 * sizeof(long long) * (size_t)e->world);
+    enum { COLS = 8 };
+    const int offload = e->offload_optimizer || e->offload_param;
+    long long mine[COLS] = {e->mem.params, e->mem.grads, e->mem.optimizer, e->mem.working,
+                            e->host.params, e->host.grads, e->host.optimizer, e->host.working};
+    long long *all = malloc(COLS * sizeof(long long) * (size_t)e->world);
     if (!all)
         zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
-    MPI_CHECK(MPI_Gather(mine, 4, MPI_LONG_LONG, all, 4, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Gather(mine, COLS, MPI_LONG_LONG, all, COLS, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
     if (e->rank == 0) {
         printf("per-rank model-state bytes (ZeRO stage %d, world %d, padded partition %zu of %zu elements; "
-               "cudaMalloc'ed):\n",
-               e->stage, e->world, e->part.len, e->t.numel);
+               "cudaMalloc'ed%s):\n",
+               e->stage, e->world, e->part.len, e->t.numel, offload ? ", and pinned host memory under offload" : "");
         printf("%-10s %12s %12s %12s %12s %14s\n", "rank", "params", "grads", "optimizer", "total", "working");
-        for (int r = 0; r < e->world; r++) {
-            const long long *b = all + 4 * r;
-            printf("%-10d %12lld %12lld %12lld %12lld %14lld\n", r, b[0], b[1], b[2], b[0] + b[1] + b[2], b[3]);
-        }
+        for (int r = 0; r < e->world; r++)
+            for (int h = 0; h <= offload; h++) {
+                const long long *b = all + COLS * r + 4 * h;
+                char label[16];
+                snprintf(label, sizeof label, h ? "%d host" : offload ? "%d device" : "%d", r);
+                printf("%-10s %12lld %12lld %12lld %12lld %14lld\n", label, b[0], b[1], b[2], b[0] + b[1] + b[2], b[3]);
+            }
     }
     free(all);
 }

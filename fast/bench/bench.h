@@ -21,6 +21,13 @@ extern "C" {
 /* GPT-2 124M: vocab 50257, seq 1024, channels 768, 12 layers, 12 heads. */
 zs_model_dims zsfb_gpt2_124m(void);
 
+/* Elements of the model's parameters (printed error and -1 if the dims are invalid). */
+int zsfb_param_count(const zs_model_dims *d, size_t *n);
+
+/* The benchmarks' Adam hyperparameters (GPT-2 style: lr 6e-4, betas 0.9/0.95, eps 1e-8, weight
+ * decay 0.1, bias correction), decoupled (AdamW) or L2. */
+zs_optimizer_config zsfb_adam_config(int adam_w_mode);
+
 /* Median of v[0..n) (sorts v). */
 double zsfb_median(double *v, int n);
 
@@ -41,6 +48,7 @@ size_t zsfb_device_used(void);
 int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
 int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm);
 int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s);
+int zsfb_bench_offload(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
 
 #ifdef __cplusplus
 }

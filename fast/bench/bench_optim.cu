@@ -63,30 +63,11 @@ static size_t check_slice(const zs_optimizer_config *hp, float *const dev[4], si
     return bad;
 }
 
-static zs_optimizer_config adam_config(int adam_w_mode)
-{
-    zs_optimizer_config hp;
-    memset(&hp, 0, sizeof hp);
-    hp.lr = 6e-4;
-    hp.betas[0] = 0.9;
-    hp.betas[1] = 0.95;
-    hp.eps = 1e-8;
-    hp.weight_decay = 0.1;
-    hp.adam_w_mode = adam_w_mode;
-    hp.bias_correction = 1;
-    return hp;
-}
-
 int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s)
 {
-    zsf_params t;
-    zs_error err = {{0}};
-    if (zsf_params_build(&t, *d, &err)) {
-        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
+    size_t n = 0;
+    if (zsfb_param_count(d, &n))
         return -1;
-    }
-    const size_t n = t.numel;
-    zsf_params_free(&t);
     float *pool = NULL, *dst = NULL;
     CUDA_CHECK(cudaMalloc((void **)&pool, 4 * n * sizeof(float)));
     CUDA_CHECK(cudaMalloc((void **)&dst, 4 * n * sizeof(float)));
@@ -111,7 +92,7 @@ int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaSt
 
     cJSON *list = cJSON_AddArrayToObject(out, "optimizers");
     for (int w = 1; w >= 0; w--) {
-        zs_optimizer_config hp = adam_config(w);
+        zs_optimizer_config hp = zsfb_adam_config(w);
         /* bit-exact check: an aligned 2^20 prefix, and a misaligned odd slice */
         size_t bad = check_slice(&hp, buf, 0, (size_t)1 << 20, s) + check_slice(&hp, buf, 1, ((size_t)1 << 16) + 3, s);
         int64_t step = 10;

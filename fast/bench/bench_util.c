@@ -2,15 +2,45 @@
 #define _POSIX_C_SOURCE 200809L  /* clock_gettime */
 #include "bench.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "check.h"
+#include "gpt2_params.h"
 
 zs_model_dims zsfb_gpt2_124m(void)
 {
     zs_model_dims d = {.vocab = 50257, .seq = 1024, .channels = 768, .layers = 12, .heads = 12};
     return d;
+}
+
+int zsfb_param_count(const zs_model_dims *d, size_t *n)
+{
+    zsf_params t;
+    zs_error err = {{0}};
+    if (zsf_params_build(&t, *d, &err)) {
+        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
+        return -1;
+    }
+    *n = t.numel;
+    zsf_params_free(&t);
+    return 0;
+}
+
+zs_optimizer_config zsfb_adam_config(int adam_w_mode)
+{
+    zs_optimizer_config hp;
+    memset(&hp, 0, sizeof hp);
+    hp.lr = 6e-4;
+    hp.betas[0] = 0.9;
+    hp.betas[1] = 0.95;
+    hp.eps = 1e-8;
+    hp.weight_decay = 0.1;
+    hp.adam_w_mode = adam_w_mode;
+    hp.bias_correction = 1;
+    return hp;
 }
 
 static int cmp_double(const void *a, const void *b)

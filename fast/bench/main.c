@@ -1,9 +1,10 @@
 /* zs-fast-bench: times zs-fast at GPT-2 124M size on one GPU and writes the numbers as JSON.
  *
- *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops] [--budget S] [--ops-budget S]
+ *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--budget S] [--ops-budget S]
  *
  * Phases (bench.h): optim (copy bandwidth, FusedAdam over the flat parameter buffer), step (a full
- * training step through the engine, stage 0, W = 1), ops (each forward/backward operation alone).
+ * training step through the engine, stage 0, W = 1), ops (each forward/backward operation alone),
+ * offload (offload_optimizer's CPU step and its pipelined copies; not run unless named).
  * tools/bench/run.sh runs it beside PyTorch's peers (tools/bench/torch_peers.py). One MPI rank. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include "check.h"
 
 static const char usage[] =
-    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops] [--budget S] [--ops-budget S]\n";
+    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--budget S] [--ops-budget S]\n";
 
 typedef struct bench_options {
     const char *json, *phases;
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
         rc |= zsfb_bench_step(cJSON_AddObjectToObject(root, "step"), &d, o.batch, 4 * o.budget_s, &comm);
     if (!rc && wants(o.phases, "ops"))
         rc |= zsfb_bench_ops(cJSON_AddObjectToObject(root, "ops"), &d, o.batch, o.ops_budget_s, comm.compute);
+    if (!rc && wants(o.phases, "offload"))
+        rc |= zsfb_bench_offload(cJSON_AddObjectToObject(root, "offload"), &d, o.budget_s, comm.compute);
     if (o.json && write_json(o.json, root))
         rc = -1;
     cJSON_Delete(root);

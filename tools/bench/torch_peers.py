@@ -6,6 +6,9 @@ Measures, and writes to --json after every measurement (so a run cut short keeps
   optimizers  torch's fused / foreach optimizers over GPT-2 124M's parameter shapes (148 tensors),
               plus fused AdamW over one flat tensor (zs-fast's layout); GB/s counts the bytes each
               optimizer must move per parameter (AdamW 28: p, g, m, v read; p, m, v written);
+  cpu_optimizers (only when named in --parts) torch.optim.AdamW on CPU tensors of the same shapes,
+              the peer of zs-fast's offload_optimizer step (zs-fast-bench --phases offload): torch's
+              default on CPU (the single-tensor for-loop), foreach, and fused; all of torch's threads;
   steps       a GPT-2 124M training step (batch B x 1024 tokens, AdamW, clipping 1.0): forward,
               backward, clip_grad_norm_, fused AdamW step, in eager mode and under torch.compile,
               fp32 (TF32 off: the precision zs-fast's conformance path uses), fp32 with TF32, and bf16
@@ -55,7 +58,8 @@ def time_ms(fn, warmup, reps):
 
 class Results:
     def __init__(self, path):
-        self.path, self.data = path, {"copy": None, "optimizers": [], "steps": [], "errors": []}
+        self.path, self.data = path, {"copy": None, "optimizers": [], "cpu_optimizers": [], "steps": [],
+                                      "errors": []}
 
     def save(self):
         with open(self.path, "w") as f:
@@ -113,6 +117,46 @@ def bench_optimizers(res):
             print(f"torch {name}: skipped: {e!r}", flush=True)
         res.save()
         torch.cuda.empty_cache()
+
+
+CPU_OPTIMIZERS = [  # name, kwargs (torch.optim.AdamW on CPU tensors)
+    ("AdamW CPU default (for-loop)", dict()),
+    ("AdamW CPU foreach", dict(foreach=True)),
+    ("AdamW CPU fused", dict(fused=True)),
+]
+
+
+def bench_cpu_optimizers(res, budget_s):
+    """torch.optim.AdamW over GPT-2 124M's 148 parameter tensors on the CPU, timed with the host clock."""
+    shapes = gpt2_shapes()
+    numel = sum(math.prod(s) for s in shapes)
+    res.data["cpu_threads"] = torch.get_num_threads()
+    g = torch.Generator().manual_seed(0)
+    for name, kw in CPU_OPTIMIZERS:
+        try:
+            ps = [torch.nn.Parameter(torch.randn(s, generator=g) * 0.02) for s in shapes]
+            for p in ps:
+                p.grad = torch.randn(p.shape, generator=g) * 0.01
+            opt = torch.optim.AdamW(ps, lr=6e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1, **kw)
+            t0 = time.perf_counter()
+            opt.step()  # warm-up: creates the state
+            first = time.perf_counter() - t0
+            ms = []
+            for _ in range(max(3, min(10, int(budget_s / max(first, 1e-3))))):
+                t0 = time.perf_counter()
+                opt.step()
+                ms.append((time.perf_counter() - t0) * 1e3)
+            med = statistics.median(ms)
+            gbps = 28 * numel / (med * 1e-3) / 1e9
+            res.data["cpu_optimizers"].append({"impl": "torch", "name": name, "tensors": len(ps), "params": numel,
+                                               "threads": torch.get_num_threads(), "bytes_per_param": 28,
+                                               "median_ms": med, "ms": ms, "gbps": gbps})
+            print(f"torch {name:32s} {med:9.2f} ms {gbps:7.1f} GB/s ({torch.get_num_threads()} threads)", flush=True)
+            del opt, ps
+        except Exception as e:  # e.g. a torch without the CPU fused AdamW
+            res.data["errors"].append(f"cpu optimizer {name}: {e!r}")
+            print(f"torch {name}: skipped: {e!r}", flush=True)
+        res.save()
 
 
 # ---- the model ------------------------------------------------------------------------------------
@@ -254,6 +298,8 @@ def main():
         res.save()
     if "optimizers" in parts:
         bench_optimizers(res)
+    if "cpu_optimizers" in parts:
+        bench_cpu_optimizers(res, a.budget)
     if "steps" in parts:
         kind = model_kind() if a.model == "auto" else a.model
         res.data["model"] = kind

@@ -1,0 +1,111 @@
+/* offload_optimizer's host state and its pipelined step (offload.h). */
+#include "offload.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cpu_optim.h"
+
+float *zsf_host_floats(int64_t *row, size_t n)
+{
+    void *p = NULL;
+    CUDA_CHECK(cudaHostAlloc(&p, (n ? n : 1) * sizeof(float), cudaHostAllocDefault));   /* pinned: DMA-able */
+    *row += (int64_t)(n * sizeof(float));
+    return (float *)p;
+}
+
+void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, float *host_model, int threads,
+                      size_t chunk, zsf_host_memory *mem)
+{
+    memset(o, 0, sizeof *o);
+    o->len = len;
+    o->chunk = chunk ? chunk : ZSF_OFFLOAD_CHUNK;
+    o->n_chunks = (int)((len + o->chunk - 1) / o->chunk);
+    o->n_state = n_state;
+    o->threads = threads;
+    o->dt = dt;
+    o->grad = zsf_host_floats(&mem->grads, len);
+    o->master = zsf_host_floats(&mem->optimizer, len);
+    for (int k = 0; k < n_state; k++) {
+        o->state[k] = zsf_host_floats(&mem->optimizer, len);
+        memset(o->state[k], 0, len * sizeof(float));
+    }
+    if (host_model) {
+        o->model = host_model;
+    } else if (dt != ZSF_FP32) {
+        o->model = zsf_host_floats(&mem->working, len);
+        o->model_owned = 1;
+    } else {
+        o->model = o->master;   /* fp32: the master is the model's value */
+    }
+    CUDA_CHECK(cudaStreamCreateWithFlags(&o->d2h, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&o->h2d, cudaStreamNonBlocking));
+    o->landed = (cudaEvent_t *)calloc((size_t)(o->n_chunks ? o->n_chunks : 1), sizeof(cudaEvent_t));
+    if (!o->landed)
+        zsf_die(__FILE__, __LINE__, "calloc", "out of host memory");
+    for (int i = 0; i < o->n_chunks; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&o->landed[i], cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&o->start, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&o->done, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventRecord(o->done, o->h2d));
+}
+
+void zsf_offload_free(zsf_offload *o)
+{
+    if (!o->landed)
+        return;
+    cudaStreamSynchronize(o->d2h);
+    cudaStreamSynchronize(o->h2d);
+    for (int i = 0; i < o->n_chunks; i++)
+        cudaEventDestroy(o->landed[i]);
+    free(o->landed);
+    cudaEventDestroy(o->start);
+    cudaEventDestroy(o->done);
+    cudaStreamDestroy(o->d2h);
+    cudaStreamDestroy(o->h2d);
+    cudaFreeHost(o->grad);
+    cudaFreeHost(o->master);
+    for (int k = 0; k < o->n_state; k++)
+        cudaFreeHost(o->state[k]);
+    if (o->model_owned)
+        cudaFreeHost(o->model);
+    memset(o, 0, sizeof *o);
+}
+
+void zsf_offload_upload_master(zsf_offload *o, const float *master_dev, cudaStream_t s)
+{
+    CUDA_CHECK(cudaMemcpyAsync(o->master, master_dev, o->len * sizeof(float), cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    if (o->model != o->master)   /* the initial master holds model-dtype values already */
+        memcpy(o->model, o->master, o->len * sizeof(float));
+}
+
+void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, const float *grad_dev, float *model_dev,
+                      cudaStream_t s)
+{
+    const size_t F = sizeof(float);
+    CUDA_CHECK(cudaEventSynchronize(o->done));   /* the last step's copies no longer read o->model */
+    CUDA_CHECK(cudaEventRecord(o->start, s));    /* the gradient is complete; model_dev is free */
+    CUDA_CHECK(cudaStreamWaitEvent(o->d2h, o->start, 0));
+    CUDA_CHECK(cudaStreamWaitEvent(o->h2d, o->start, 0));
+    for (int i = 0; i < o->n_chunks; i++) {
+        const size_t off = (size_t)i * o->chunk, n = off + o->chunk < o->len ? o->chunk : o->len - off;
+        CUDA_CHECK(cudaMemcpyAsync(o->grad + off, grad_dev + off, n * F, cudaMemcpyDeviceToHost, o->d2h));
+        CUDA_CHECK(cudaEventRecord(o->landed[i], o->d2h));
+    }
+    for (int i = 0; i < o->n_chunks; i++) {
+        const size_t off = (size_t)i * o->chunk, n = off + o->chunk < o->len ? o->chunk : o->len - off;
+        float *state[ZSF_OPTIM_N_STATE] = {0};
+        for (int k = 0; k < o->n_state; k++)
+            state[k] = o->state[k] + off;
+        CUDA_CHECK(cudaEventSynchronize(o->landed[i]));
+        if (zsf_cpu_optim_step(sc, inv, o->master + off, o->grad + off, state, n,
+                               o->model == o->master ? NULL : o->model + off, o->dt, o->threads))
+            zsf_die(__FILE__, __LINE__, "zsf_cpu_optim_step", "the optimizer rule has no CPU step");
+        if (model_dev)
+            CUDA_CHECK(cudaMemcpyAsync(model_dev + off, o->model + off, n * F, cudaMemcpyHostToDevice, o->h2d));
+    }
+    CUDA_CHECK(cudaEventRecord(o->done, o->h2d));
+    CUDA_CHECK(cudaStreamWaitEvent(s, o->done, 0));
+}
