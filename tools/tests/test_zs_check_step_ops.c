@@ -444,22 +444,17 @@ static void plugin_before_these_entries_is_skipped(void **state)
 static void malformed_files_fail(void **state)
 {
     (void)state;
+    const char *meta[][2] = {{"cases", "a b"}, {"config/b", "{\"world\":2,\"padded\":4,\"calls\":1}"},
+                             {"ns_cases", "c"}, {"update_cases", "d"},
+                             {"update/d", "{\"rows\":2,\"cols\":2,\"calls\":1}"}};
     zs_st_writer *w = zs_st_writer_new();
     zs_error err = {{0}};
     float x[4] = {0};
-    assert_int_equal(zs_st_set_meta(w, "cases", "a b", &err), 0);
-    assert_int_equal(zs_st_set_meta(w, "config/b", "{\"world\":2,\"padded\":4,\"calls\":1}", &err), 0);
-    assert_int_equal(zs_st_set_meta(w, "ns_cases", "c", &err), 0);
-    assert_int_equal(zs_st_set_meta(w, "update_cases", "d", &err), 0);
-    assert_int_equal(zs_st_set_meta(w, "update/d", "{\"rows\":2,\"cols\":2,\"calls\":1}", &err), 0);
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
+        assert_int_equal(zs_st_set_meta(w, meta[i][0], meta[i][1], &err), 0);
     assert_int_equal(zs_st_add_f32(w, "b/call1/in/rank0", x, 4, &err), 0);
-    void *bytes;
-    size_t len;
-    assert_int_equal(zs_st_serialize(w, &bytes, &len, &err), 0);
-    zs_st_writer_free(w);
     zs_st_file f;
-    assert_int_equal(zs_st_read_memory(bytes, len, "test", &f, &err), 0);
-    free(bytes);
+    tt_read_writer(w, &f);
     char *out;
     size_t n = 0;
     zs_plugin_run r = {&mine, open_memstream(&out, &n), 0, 0, 0};
