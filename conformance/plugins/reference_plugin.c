@@ -8,6 +8,8 @@
 #include "collectives.h"
 #include "layers.h"
 #include "loss_scaler.h"
+#include "muon/muon.h"
+#include "onebit/compressed_allreduce.h"
 #include "optim/optimizer.h"
 #include "precision.h"
 #include "sched/scheduler.h"
@@ -157,6 +159,37 @@ static int layer_backward(const zs_plugin_layer *a)
     return layer_call(a, 1);
 }
 
+static int compressed_allreduce(const zs_plugin_compressed_allreduce *a)
+{
+    if (a->world < 1 || a->world > 64 || a->n % (size_t)a->world)
+        return ZS_PLUGIN_UNSUPPORTED;
+    zs_compressed_allreduce(a->bufs, a->n, a->world, a->worker_error, a->server_error);
+    return ZS_PLUGIN_OK;
+}
+
+static int ns_method_of(const char *name, zs_ns_method *m)
+{
+    *m = !strcmp(name, "gram") ? ZS_NS_GRAM : ZS_NS_STANDARD;
+    return !strcmp(name, "gram") || !strcmp(name, "standard") ? 0 : -1;
+}
+
+static int newton_schulz(const zs_plugin_newton_schulz *a)
+{
+    zs_ns_method m;
+    if (ns_method_of(a->ns_method, &m))
+        return ZS_PLUGIN_UNSUPPORTED;
+    return zs_newton_schulz(m, a->in, a->rows, a->cols, a->steps, a->out) ? ZS_PLUGIN_ERROR : ZS_PLUGIN_OK;
+}
+
+static int muon_update(const zs_plugin_muon_update *a)
+{
+    zs_ns_method m;
+    if (ns_method_of(a->ns_method, &m))
+        return ZS_PLUGIN_UNSUPPORTED;
+    return zs_muon_update(dtype_of(a->dtype), a->grad, a->momentum, a->rows, a->cols, a->beta, m) ? ZS_PLUGIN_ERROR
+                                                                                                : ZS_PLUGIN_OK;
+}
+
 static const zs_plugin plugin = {
     .abi_version = ZS_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(zs_plugin),
@@ -170,6 +203,9 @@ static const zs_plugin plugin = {
     .round_to = round_to,
     .layer_forward = layer_forward,
     .layer_backward = layer_backward,
+    .compressed_allreduce = compressed_allreduce,
+    .newton_schulz = newton_schulz,
+    .muon_update = muon_update,
 };
 
 const zs_plugin *zerospec_plugin_v1(void)

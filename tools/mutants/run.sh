@@ -3,8 +3,8 @@
 #
 # Every planted bug in tools/mutants/mutants.tsv is applied, one at a time, to a scratch copy of the
 # sources and rebuilt incrementally. Bugs in the reference are run through `zs-check run` on every case
-# against the committed fixtures (bugs in reference/layers.c first through the reference plugin on the
-# layer cases); bugs in an example plugin through `zs-check plugin` with that plugin on the op-level
+# against the committed fixtures (bugs in reference/layers.c, the 1-bit all-reduce and Newton-Schulz /
+# muon_update first through the reference plugin on the op-level cases); bugs in an example plugin through `zs-check plugin` with that plugin on the op-level
 # cases — all with the suite's tolerances. A mutant is caught when zs-check fails. The unmodified
 # build must pass first. Exits 1 if any mutant survives (or the baseline fails).
 #
@@ -29,7 +29,8 @@ suite() {  # $1 log file, $2 the mutated file: the check that covers it; zs-chec
     case $2 in
         conformance/plugins/example_*)   # that example plugin on the op-level cases
             "$zs_check" plugin "$work/build/plugins/$(basename "$2" .c).so" --ops "$root/fixtures/ops" > "$1" 2>&1 ;;
-        reference/layers.c)   # the layer cases first: they name the layer and pass at fault
+        reference/layers.c|reference/onebit/compressed_allreduce.c|reference/muon/newton_schulz.*|reference/muon/muon_update.c)
+            # the op-level cases first: they name the layer and pass, the all-reduce call, the NS case at fault
             "$zs_check" plugin "$work/build/plugins/reference_plugin.so" --ops "$root/fixtures/ops" > "$1" 2>&1 &&
             "$zs_check" run --impl "$work/build/bin/zs-ref" --cases "$root"/conformance/cases/*.json \
                 --fixtures "$root/fixtures" --fail-fast >> "$1" 2>&1 ;;

@@ -100,10 +100,9 @@ static inline zs_st_writer *tt_writer(const test_trace *t)
     return w;
 }
 
-/* The trace as the reader returns it (through the serialized bytes). */
-static inline void tt_read(const test_trace *t, zs_st_file *out)
+/* What the reader returns for the bytes `w` serializes to; frees w. */
+static inline void tt_read_writer(zs_st_writer *w, zs_st_file *out)
 {
-    zs_st_writer *w = tt_writer(t);
     void *bytes;
     size_t len;
     zs_error err = {{0}};
@@ -111,6 +110,12 @@ static inline void tt_read(const test_trace *t, zs_st_file *out)
         fail_msg("test trace: %s", err.msg);
     free(bytes);
     zs_st_writer_free(w);
+}
+
+/* The trace as the reader returns it (through the serialized bytes). */
+static inline void tt_read(const test_trace *t, zs_st_file *out)
+{
+    tt_read_writer(tt_writer(t), out);
 }
 
 static inline void tt_write(const test_trace *t, const char *path)

@@ -83,6 +83,14 @@ double zs_ulp_distance(double a, double b, zs_ulp_format f)
     return fabs(copysign(position(a, p, emin), a) - copysign(position(b, p, emin), b));
 }
 
+double zs_ulp_spacing(double x, zs_ulp_format f)
+{
+    int p = f == ZS_ULP_F16 ? 11 : f == ZS_ULP_BF16 ? 8 : f == ZS_ULP_F64 ? 53 : 24;
+    int emin = f == ZS_ULP_F16 ? -14 : f == ZS_ULP_F64 ? -1022 : -126, e;
+    frexp(fabs(x), &e);   /* |x| = m 2^e, m in [0.5, 1): spacing 2^(e-p), at least 2^(emin+1-p) */
+    return ldexp(1.0, (x != 0 && e - 1 >= emin ? e : emin + 1) - p);
+}
+
 void zs_format_value(char *buf, size_t n, double v, zs_dtype dtype)
 {
     if (isnan(v) || isinf(v)) {

@@ -3,7 +3,7 @@
  * (zerospec/plugin.h), against the op-level golden cases written by `zs-ref ops` (fixtures/ops/).
  * Optimizer cases are teacher-forced: every step starts from the golden parameters and states of the
  * previous step, so an error is reported at the step that makes it instead of compounding. Layer
- * cases are in plugin_layers.c. */
+ * cases are in plugin_layers.c, the 1-bit all-reduce in plugin_onebit.c, Muon in plugin_muon.c. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <math.h>
@@ -58,7 +58,7 @@ static array_cmp compare_arrays(const float *got, const float *want, size_t n, z
     return c;
 }
 
-static const float *tensor_f32(const zs_st_file *f, const char *name, size_t n)
+const float *zs_plugin_tensor_f32(const zs_st_file *f, const char *name, size_t n)
 {
     const zs_st_tensor *t = zs_st_find(f, name);
     return t && t->dtype == ZS_F32 && t->numel == n ? t->data : NULL;
@@ -159,18 +159,18 @@ static void check_optimizer(zs_plugin_run *r, const char *kase, const zs_st_file
     for (int k = 1; k <= steps; k++) {
         /* teacher forcing: start from the golden state of step k-1 */
         snprintf(key, sizeof key, "param/step%d", k - 1);
-        const float *prev = k == 1 ? init->data : tensor_f32(f, key, n);
+        const float *prev = k == 1 ? init->data : zs_plugin_tensor_f32(f, key, n);
         memcpy(param, prev, n * sizeof(float));
         for (int s = 0; s < n_state; s++) {
             snprintf(key, sizeof key, "%s/step%d", names[s], k - 1);
-            const float *ps = tensor_f32(f, key, n);
+            const float *ps = zs_plugin_tensor_f32(f, key, n);
             if (k == 1 || !ps)
                 memset(state[s], 0, n * sizeof(float));
             else
                 memcpy(state[s], ps, n * sizeof(float));
         }
         snprintf(key, sizeof key, "grad/step%d", k);
-        const float *grad = tensor_f32(f, key, n);
+        const float *grad = zs_plugin_tensor_f32(f, key, n);
         zs_plugin_optimizer_step a = {opt, &hp, k, n, param, grad, n_state, name_ptrs, state};
         int rc = r->p->optimizer_step(&a);
         if (rc == ZS_PLUGIN_UNSUPPORTED) {
@@ -182,14 +182,14 @@ static void check_optimizer(zs_plugin_run *r, const char *kase, const zs_st_file
             goto done;
         }
         snprintf(key, sizeof key, "param/step%d", k);
-        array_cmp c = compare_arrays(param, tensor_f32(f, key, n), n, tol_param, ZS_ULP_F32);
+        array_cmp c = compare_arrays(param, zs_plugin_tensor_f32(f, key, n), n, tol_param, ZS_ULP_F32);
         snprintf(where, sizeof where, "step %d param", k);
         if (report_mismatch(r, kase, where, &c, n))
             goto done;
         worst = fmax(worst, c.max_abs);
         for (int s = 0; s < n_state; s++) {
             snprintf(key, sizeof key, "%s/step%d", names[s], k);
-            c = compare_arrays(state[s], tensor_f32(f, key, n), n, tol_state, ZS_ULP_F32);
+            c = compare_arrays(state[s], zs_plugin_tensor_f32(f, key, n), n, tol_state, ZS_ULP_F32);
             snprintf(where, sizeof where, "step %d %s", k, names[s]);
             if (report_mismatch(r, kase, where, &c, n))
                 goto done;
@@ -321,7 +321,7 @@ static void check_unscale_clip(zs_plugin_run *r, const zs_st_file *f)
         for (int k = 0; k < world; k++) {
             snprintf(key, sizeof key, "%s/in/rank%d", base, k);
             grads[k] = mem + (size_t)k * len;
-            memcpy(grads[k], tensor_f32(f, key, len), len * sizeof(float));
+            memcpy(grads[k], zs_plugin_tensor_f32(f, key, len), len * sizeof(float));
         }
         zs_plugin_unscale_clip a = {world, len, grads, scale, clip, 0};
         int rc = r->p->unscale_clip(&a);
@@ -329,7 +329,7 @@ static void check_unscale_clip(zs_plugin_run *r, const zs_st_file *f)
         int failed_case = 0;
         for (int k = 0; k < world && rc == ZS_PLUGIN_OK && !failed_case; k++) {
             snprintf(key, sizeof key, "%s/out/rank%d", base, k);
-            array_cmp c = compare_arrays(grads[k], tensor_f32(f, key, len), len, tol, ZS_ULP_F32);
+            array_cmp c = compare_arrays(grads[k], zs_plugin_tensor_f32(f, key, len), len, tol, ZS_ULP_F32);
             char where[96];
             snprintf(where, sizeof where, "rank %d gradient", k);
             failed_case = report_mismatch(r, kase, where, &c, len);
@@ -386,7 +386,7 @@ static void check_collective(zs_plugin_run *r, const zs_st_file *f, const char *
     int failed_case = 0;
     for (int k = 0; k < world && rc == ZS_PLUGIN_OK && !failed_case; k++) {
         snprintf(key, sizeof key, "%s_%s/recv/rank%d", op, dtype, k);
-        array_cmp c = compare_arrays(recv[k], tensor_f32(f, key, r0->numel), r0->numel, tol, uf);
+        array_cmp c = compare_arrays(recv[k], zs_plugin_tensor_f32(f, key, r0->numel), r0->numel, tol, uf);
         char where[64];
         snprintf(where, sizeof where, "rank %d", k);
         failed_case = report_mismatch(r, kase, where, &c, r0->numel);
@@ -411,7 +411,7 @@ static void check_round_to(zs_plugin_run *r, const zs_st_file *f)
         memcpy(x, in->data, in->numel * sizeof(float));
         int rc = r->p->round_to(formats[k], x, in->numel);
         zs_tolerance exact = {0, 0, 0};
-        array_cmp c = compare_arrays(x, tensor_f32(f, formats[k], in->numel), in->numel, exact, ZS_ULP_F32);
+        array_cmp c = compare_arrays(x, zs_plugin_tensor_f32(f, formats[k], in->numel), in->numel, exact, ZS_ULP_F32);
         if (rc != ZS_PLUGIN_OK || !report_mismatch(r, kase, "value", &c, in->numel))
             zs_plugin_verdict(r, kase, rc, rc == ZS_PLUGIN_OK ? "(bit-exact)" : rc == ZS_PLUGIN_UNSUPPORTED ? "(not handled)"
                                                                                                  : zs_plugin_error(r));
@@ -514,6 +514,10 @@ int zs_check_plugin_main(int argc, char **argv)
                 check_round_to(&r, &f);
             else if (op && !strcmp(op, "layer"))
                 zs_plugin_check_layer(&r, kase, &f);
+            else if (op && !strcmp(op, "compressed_allreduce"))
+                zs_plugin_check_onebit(&r, kase, &f);
+            else if (op && !strcmp(op, "muon"))
+                zs_plugin_check_muon(&r, kase, &f);
             zs_st_file_free(&f);
         }
         free(files[i]);

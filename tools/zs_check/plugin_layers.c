@@ -3,7 +3,6 @@
  * golden inputs, and every output is judged against the exact (fp64) result with a bound scaled by
  * the fp32 reference's own error there (zs_layer_bound; docs/conformance.md "Checking your kernels:
  * layers"). One verdict per (variant, pass), then one line per output buffer. */
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +16,7 @@
 
 double zs_ulp_fp32(double x)
 {
-    x = fabs(x);
-    if (!(x >= FLT_MIN))
-        return 0x1p-149;
-    int e;
-    frexp(x, &e);   /* x = m 2^e, m in [0.5, 1): fp32 spacing 2^(e-1-23) */
-    return ldexp(1.0, e - 24);
+    return zs_ulp_spacing(x, ZS_ULP_F32);
 }
 
 double zs_layer_bound(double ref_err, double mean_ref_err, double exact)

@@ -238,7 +238,7 @@ void zs_run_records_free(zs_run_record *records, size_t n);
 cJSON *zs_run_records_json(const zs_run_record *records, size_t n);
 int zs_write_junit(const char *path, const zs_run_record *records, size_t n, zs_error *err);
 
-/* ---- plugins (plugin.c, plugin_layers.c) ---- */
+/* ---- plugins (plugin.c, plugin_layers.c, plugin_onebit.c, plugin_muon.c, plugin_bound.c) ---- */
 
 #include "zerospec/plugin.h"
 
@@ -267,6 +267,39 @@ void zs_plugin_check_layer(zs_plugin_run *r, const char *kase, const zs_st_file 
 double zs_layer_bound(double ref_err, double mean_ref_err, double exact);
 /* The spacing of fp32 numbers at |x| (2^-149 below the normal range). */
 double zs_ulp_fp32(double x);
+
+/* The spacing of format f's numbers at |x| (its smallest subnormal spacing below the normal range). */
+double zs_ulp_spacing(double x, zs_ulp_format f);
+
+/* Runs the step-level golden cases: the 1-bit compressed all-reduce (plugin_onebit.c, op=
+ * compressed_allreduce) and Muon's Newton-Schulz and update (plugin_muon.c, op=muon). */
+void zs_plugin_check_onebit(zs_plugin_run *r, const char *kase, const zs_st_file *f);
+void zs_plugin_check_muon(zs_plugin_run *r, const char *kase, const zs_st_file *f);
+/* Their tolerances (docs/conformance.md "1-bit all-reduce", "Newton-Schulz"): a 1-bit scale (an L2
+ * norm) may be off by ZS_ONEBIT_SCALE_RTOL relative; a Newton-Schulz output element by
+ * ZS_NS_ULPS spacings of the compute dtype at the matrix's largest element. */
+#define ZS_ONEBIT_SCALE_RTOL 1e-5
+#define ZS_NS_ULPS 8.0
+
+/* Element-wise judgement against a per-element bound (plugin_bound.c): the worst error/bound seen
+ * and the first failure, described as "<where>[i]: got .., expected .., allowed error ..". */
+typedef struct zs_bound_judge {
+    double worst;
+    int failed;
+    char detail[512];
+} zs_bound_judge;
+/* |got - want| <= bound (finite got; with sign_exact also the same sign bit). 0 if it holds. */
+int zs_judge_element(zs_bound_judge *j, const char *where, size_t i, double got, double want, double bound,
+                     int sign_exact);
+/* Runs check(r, "<kase> [<prefix> ]<name>", f, name) for every name of the space-separated metadata
+ * list `list_key`, or skips each (has_entry 0) naming `entry_name` and, when the plugin's struct_size
+ * does not reach it (in_struct 0), that the plugin predates the entry. */
+typedef void (*zs_plugin_case_fn)(zs_plugin_run *r, const char *label, const zs_st_file *f, const char *name);
+void zs_plugin_each_case(zs_plugin_run *r, const char *kase, const zs_st_file *f, const char *list_key,
+                         const char *prefix, int has_entry, int in_struct, const char *entry_name,
+                         zs_plugin_case_fn check);
+/* An F32 tensor of exactly n elements, or NULL. */
+const float *zs_plugin_tensor_f32(const zs_st_file *f, const char *name, size_t n);
 
 /* `zs-check plugin LIB.so [--ops DIR]` (argv after "plugin"): runs the op-level golden cases through a
  * plugin's entry points; prints one verdict per case and `N passed, N failed, N skipped`. Returns the

@@ -10,6 +10,8 @@
  *   collectives.safetensors    <op>_<dtype>/send/rank<r>, <op>_<dtype>/recv/rank<r> (F32)
  *   round_to.safetensors       input (F32 [n]), F16 (F32 [n]), BF16 (F32 [n])
  *   layer_<name>.safetensors   the model's layers, forward and backward (ops_layers.c)
+ *   onebit_compressed_allreduce.safetensors   the 1-bit all-reduce, several calls (ops_onebit.c)
+ *   muon_newton_schulz.safetensors            Newton-Schulz and muon_update (ops_muon.c)
  */
 #include <stdio.h>
 #include <string.h>
@@ -392,7 +394,7 @@ int zs_ref_ops(int argc, char **argv)
             dir = argv[++i];
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: zs-ref ops --out DIR\nWrites the op-level golden cases (optimizers, schedulers, loss "
-                   "scaler, unscale/clip, collectives, rounding, layers) into DIR.\n");
+                   "scaler, unscale/clip, collectives, rounding, layers, 1-bit all-reduce, Muon) into DIR.\n");
             return 0;
         } else {
             fprintf(stderr, "zs-ref: error: ops: unexpected argument '%s' (usage: zs-ref ops --out DIR)\n", argv[i]);
@@ -409,7 +411,8 @@ int zs_ref_ops(int argc, char **argv)
         if (write_optim_case(&optim_cases[c], dir, &err))
             goto fail;
     if (write_schedulers(dir, &err) || write_loss_scaler(dir, &err) || write_unscale_clip(dir, &err) ||
-        write_collectives(dir, &err) || write_round_to(dir, &err) || zs_ref_ops_layers(dir, &err))
+        write_collectives(dir, &err) || write_round_to(dir, &err) || zs_ref_ops_layers(dir, &err) ||
+        zs_ref_ops_onebit(dir, &err) || zs_ref_ops_muon(dir, &err))
         goto fail;
     return 0;
 fail:

@@ -8,7 +8,8 @@
  * returning a struct of function pointers. `zs-check plugin LIB.so` loads it with dlopen, checks
  * `abi_version` and `struct_size` (so older plugins keep working when the struct grows at its end),
  * and runs every op-level case (fixtures/ops/) whose entry point the plugin fills: optimizers,
- * schedulers, loss scaler, unscale/clip, collectives, rounding, and the model's layers. A NULL entry, or
+ * schedulers, loss scaler, unscale/clip, collectives, rounding, the model's layers, the 1-bit
+ * compressed all-reduce and Muon's Newton-Schulz / update. A NULL entry, or
  * an entry returning ZS_PLUGIN_UNSUPPORTED for a given configuration, is reported as skipped, not
  * failed. All buffers are host memory; a CUDA plugin copies to and from the device inside the call.
  * Plain C, no zerospec headers needed beyond this one. */
@@ -154,6 +155,52 @@ static inline const zs_plugin_buffer *zs_plugin_buffer_find(const zs_plugin_buff
     return NULL;
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * Step-level pieces of two optimizer families (docs/spec/optimizers.md §8.1, §8a.3-8a.4;
+ * docs/conformance.md "Checking your kernels: 1-bit all-reduce, Newton-Schulz").
+ *
+ * DeepSpeed's error-compensated 1-bit all-reduce (NcclBackend.compressed_allreduce) over W ranks'
+ * host buffers, in place. n is the padded length N (a multiple of W * lcm(W, 8); the padding is real
+ * data, filled by the caller). Worker phase on every rank r, then server phase on every chunk j
+ * (elements [j*n/W, (j+1)*n/W)), with norm(y) = the L2 norm and sign(y) = -1 if y < 0, else +1:
+ *   y = bufs[r] + worker_error[r] ; s_r = norm(y) * (1.0f / sqrtf(n)) ; worker_error[r] = y - s_r*sign(y)
+ *   z = sum over r of sign(y_r)[chunk j] * (s_r * (1.0f / W)) + server_error[j]
+ *   t_j = norm(z) * (1.0f / sqrtf(n / W)) ; server_error[j] = z - t_j*sign(z)
+ *   every bufs[r][chunk j] = t_j*sign(z)                         (identical on all ranks) */
+typedef struct zs_plugin_compressed_allreduce {
+    int world;
+    size_t n;                      /* padded floats per rank */
+    float *const *bufs;            /* [world][n], in: each rank's x_r; out: the all-reduced result */
+    float *const *worker_error;    /* [world][n], in/out (zero before the first call) */
+    float *const *server_error;    /* [world][n / world], in/out: rank j's, for chunk j (zero at first) */
+} zs_plugin_compressed_allreduce;
+
+/* Muon's Newton-Schulz orthogonalisation, emulated in the compute dtype: "gram" fp16
+ * (zeropower_via_gram_newtonschulz; the standard iteration on a square matrix), "standard" bf16
+ * (zeropower_via_newtonschulz5); coefficients (3.4445, -4.7750, 2.0315). Every torch op rounds its
+ * result to the compute dtype once; a matmul's products are exact and summed in fp32. Transposes a
+ * tall matrix first and back at the end; no aspect-ratio scale (that is muon_update's). */
+typedef struct zs_plugin_newton_schulz {
+    const char *ns_method;         /* "gram" or "standard" */
+    int rows, cols;
+    int steps;                     /* iterations (DeepSpeed: 5) */
+    const float *in;               /* [rows][cols] row-major, any fp32 values (rounded to the dtype first) */
+    float *out;                    /* [rows][cols]: values of the compute dtype */
+} zs_plugin_newton_schulz;
+
+/* original_muon.py muon_update for one whole rows x cols parameter (nesterov, 5 NS steps) in the
+ * model dtype t ("F32", "F16", "BF16"; lerp as ATen's, weights fl32(1 - beta) and fl32(beta)):
+ *   momentum = round_t(lerp(momentum, grad, 1 - beta)) ; u = round_t(lerp(grad, momentum, beta))
+ *   u = newton_schulz(u) ; rows > cols: u = round_c(u * fl32(sqrt(rows / cols))) ; grad = round_t(u) */
+typedef struct zs_plugin_muon_update {
+    const char *dtype;             /* model dtype */
+    const char *ns_method;         /* "gram" or "standard" */
+    int rows, cols;
+    double beta;                   /* momentum (DeepSpeed's default 0.95) */
+    float *grad;                   /* [rows][cols], in: the averaged gradient; out: the update */
+    float *momentum;               /* [rows][cols], in/out (zero before the first call) */
+} zs_plugin_muon_update;
+
 typedef struct zs_plugin {
     uint32_t abi_version;          /* ZS_PLUGIN_ABI_VERSION */
     uint32_t struct_size;          /* sizeof(zs_plugin) as the plugin was compiled */
@@ -176,6 +223,11 @@ typedef struct zs_plugin {
     /* One layer's forward / backward pass (the table above). */
     int (*layer_forward)(const zs_plugin_layer *args);
     int (*layer_backward)(const zs_plugin_layer *args);
+    /* ---- added after the layer entries (ZS_PLUGIN_HAS(p, compressed_allreduce) etc.) ---- */
+    /* The 1-bit compressed all-reduce, Newton-Schulz and Muon's per-parameter update (above). */
+    int (*compressed_allreduce)(const zs_plugin_compressed_allreduce *args);
+    int (*newton_schulz)(const zs_plugin_newton_schulz *args);
+    int (*muon_update)(const zs_plugin_muon_update *args);
 } zs_plugin;
 
 /* Whether plugin `p` (a struct of p->struct_size bytes) has the entry `field`. */
