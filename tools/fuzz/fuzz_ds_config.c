@@ -2,18 +2,16 @@
  * error message — never a crash, a leak or undefined behaviour (tools/fuzz/run.sh). */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "fuzz_text.h"
 #include "zerospec/ds_auto.h"
 #include "zerospec/ds_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     zs_ds_config cfg;
     zs_error err;
     if (zs_ds_config_parse(text, "<fuzz>", &cfg, &err) == 0) {
