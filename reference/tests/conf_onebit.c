@@ -202,7 +202,7 @@ static void test_onebit_lamb_flat_momentum(void **s)
     finish(&e, &kase);
 }
 
-/* Not modelled / not allowed: ZeRO (DeepSpeed asserts), fp16/bf16 (FP16_Optimizer wrapping). */
+/* Not allowed: ZeRO (DeepSpeed asserts). fp16/bf16 are modelled (conf_onebit_fp16.c). */
 static void test_rejections(void **s)
 {
     (void)s;
@@ -214,13 +214,6 @@ static void test_rejections(void **s)
     assert_int_equal(zs_case_parse(zero1, "<test>", ".", &kase, &err), -1);
     assert_non_null(strstr(err.msg, "zero_optimization.stage"));
     assert_non_null(strstr(err.msg, "not compatible with ZeRO"));
-    test_run_config rc = {.world = 2, .steps = 1, .train_batch = 8, .micro_batch = 2,
-                          .extra = "\"bf16\": {\"enabled\": true},", .optimizer = ONEBIT_ADAM(3)};
-    make_case(&rc, &kase);
-    zs_engine e;
-    assert_int_equal(zs_engine_init(&e, &kase, 2, &err), -1);
-    assert_non_null(strstr(err.msg, "bf16"));
-    finish(&e, &kase);
 }
 
 int main(void)
