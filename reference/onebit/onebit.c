@@ -85,6 +85,43 @@ static int layout_errors(zs_onebit *ob)
     return 0;
 }
 
+/* Rank r's parameters and states in a call. */
+static void bind_ranks(zs_engine *e, zs_onebit_call *c)
+{
+    for (int r = 0; r < e->world; r++) {
+        c->param[r] = e->ranks[r].master;
+        c->state[r] = e->ranks[r].state;
+    }
+}
+
+static int run_rule(zs_onebit *ob, const zs_onebit_call *c, zs_error *err)
+{
+    switch (ob->hp->type) {
+    case ZS_OPT_ONEBIT_ADAM:
+        zs_onebit_adam_step(ob, c);
+        return 0;
+    case ZS_OPT_ZERO_ONE_ADAM:
+        zs_zero_one_adam_step(ob, c);
+        return 0;
+    default:
+        return zs_onebit_lamb_step(ob, c, err);
+    }
+}
+
+/* fp16/bf16 (engine.py _configure_fp16_optimizer, stage 0 with a low-precision model): the wrapper's
+ * constructor (fused_optimizer.py / unfused_optimizer.py initialize_optimizer_states) attaches zero
+ * gradients to its fp32 masters and calls optimizer.step() once: that is the 1-bit initialisation
+ * call, so the first training step is the optimizer's call 2. */
+static int wrapper_initialisation_call(zs_engine *e, zs_error *err)
+{
+    zs_onebit *ob = e->onebit;
+    zs_onebit_call c = {.lr = ob->hp->lr, .beta1 = ob->hp->betas[0], .beta2 = ob->hp->betas[1]};
+    bind_ranks(e, &c);
+    for (int r = 0; r < e->world; r++)
+        c.grad[r] = ob->copy[r];   /* still all zeros here */
+    return run_rule(ob, &c, err);
+}
+
 int zs_onebit_init(zs_engine *e, zs_error *err)
 {
     const zs_optimizer_config *hp = &e->cfg->optimizer;
@@ -92,11 +129,6 @@ int zs_onebit_init(zs_engine *e, zs_error *err)
     if (e->stage != 0)
         return zs_fail(err, "optimizer.type %s: zero_optimization.stage must be 0 (DeepSpeed asserts the 1-bit "
                             "optimizers are not compatible with ZeRO)", hp->type_name);
-    if (e->model_dtype != ZS_F32)
-        return zs_fail(err, "optimizer.type %s with %s: not modelled by the reference (fp16/bf16 wrap it in "
-                            "FP16_Optimizer, whose construction runs the initialisation step on one flat "
-                            "tensor per group; docs/spec/optimizers.md §8); use fp32",
-                       hp->type_name, zs_precision_name(e->cfg->precision));
     zs_onebit *ob = calloc(1, sizeof *ob);
     if (!ob)
         return zs_fail(err, "out of memory");
@@ -106,11 +138,19 @@ int zs_onebit_init(zs_engine *e, zs_error *err)
     ob->n_tensors = e->model.n_params;
     ob->tensors = e->model.params;
     ob->numel = e->model.numel;
+    int wrapped = e->model_dtype != ZS_F32;
+    /* FP16_Optimizer (OnebitAdam, ZeroOneAdam) hands the optimizer one flat fp32 tensor per param
+     * group; FP16_UnfusedOptimizer (OnebitLamb) one fp32 copy per tensor, as in fp32. */
+    if (wrapped && hp->type != ZS_OPT_ONEBIT_LAMB) {
+        ob->flat = (zs_gpt2_param){.name = "flat", .ndim = 1, .shape = {(int64_t)ob->numel}, .numel = ob->numel};
+        ob->tensors = &ob->flat;
+        ob->n_tensors = 1;
+    }
     ob->allreduce = 1;   /* the engine's default until the optimizer switches it */
     ob->var_interval = ob->local_interval = 1;
     if (layout_errors(ob))
         return zs_fail(err, "out of memory allocating the 1-bit error buffers");
-    return 0;
+    return wrapped ? wrapper_initialisation_call(e, err) : 0;
 }
 
 void zs_onebit_free(zs_onebit *ob)
@@ -155,34 +195,24 @@ void zs_onebit_allreduce_tensor(zs_onebit *ob, int tensor, float *const *src)
 
 int zs_onebit_step(zs_engine *e, double lr, float unscale, zs_error *err)
 {
-    zs_onebit *ob = e->onebit;
     const zs_optimizer_config *hp = &e->cfg->optimizer;
     zs_onebit_call c = {.lr = lr, .beta1 = hp->betas[0], .beta2 = hp->betas[1]};
     zs_sched_betas(&e->cfg->scheduler, e->applied_steps, &c.beta1, &c.beta2);
+    bind_ranks(e, &c);
     for (int r = 0; r < e->world; r++) {
-        zs_rank *rk = &e->ranks[r];
-        const float *g = rk->grad_part;
+        const float *g = e->ranks[r].grad_part;
         float *g32 = e->recv[r];
-        /* engine.py _take_model_step -> clip_fp32_gradients: each rank clips its own gradient, which
-         * is the averaged one while the all-reduce runs and its local one after */
+        /* each rank clips its own gradient (the averaged one while the all-reduce runs, its local one
+         * after): fp32 engine.py _take_model_step -> clip_fp32_gradients; fp16/bf16 the wrapper's
+         * unscale_and_clip_grads, whose norm (get_flattened_grad_norm / get_weight_norm) is not
+         * reduced over data-parallel ranks either */
         float norm = zs_clip_scaled_norm(&e->comm, &g, e->part.len, 1);
         float inv = zs_clip_inverse_scale(norm, unscale, e->cfg->gradient_clipping);
         for (size_t j = 0; j < e->part.len; j++)
             g32[j] = g[j] * inv;
-        c.param[r] = rk->master;
         c.grad[r] = g32;
-        c.state[r] = rk->state;
     }
-    switch (hp->type) {
-    case ZS_OPT_ONEBIT_ADAM:
-        zs_onebit_adam_step(ob, &c);
-        return 0;
-    case ZS_OPT_ZERO_ONE_ADAM:
-        zs_zero_one_adam_step(ob, &c);
-        return 0;
-    default:
-        return zs_onebit_lamb_step(ob, &c, err);
-    }
+    return run_rule(e->onebit, &c, err);
 }
 
 int zs_onebit_trace_rank(zs_st_writer *w, const zs_onebit *ob, long long k, int r, zs_error *err)

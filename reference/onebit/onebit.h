@@ -21,10 +21,13 @@ typedef struct zs_onebit {
     const zs_optimizer_config *hp;
     int world;
     int n_tensors;
-    const zs_gpt2_param *tensors;   /* the model's tensors: the optimizer's params, in order */
+    const zs_gpt2_param *tensors;   /* the optimizer's params, in order: the model's tensors, or
+                                       &flat for OnebitAdam/ZeroOneAdam in fp16/bf16 */
+    zs_gpt2_param flat;  /* FP16_Optimizer's one flat fp32 master of the whole model */
     size_t numel;
     int64_t step;        /* state['step'], the same for every tensor and rank; counts the
-                            initialisation call (the first training step in fp32) */
+                            initialisation call (fp32: the first training step; fp16/bf16: run
+                            when the engine is built, before any training step) */
     int initialized;     /* self.initialize */
     int frozen;          /* adam_freeze_key / freeze_key / lamb_freeze_key (set after warm-up) */
     int allreduce;       /* engine.enable_backward_allreduce for the next step */
@@ -49,7 +52,9 @@ typedef struct zs_onebit {
 /* The state the engine allocates for these types (step == NULL); NULL for any other type. */
 const zs_optim_ops *zs_onebit_ops_for(const zs_optimizer_config *hp);
 
-/* Builds e->onebit once the engine's ranks exist; fails (one line) where the family is not modelled. */
+/* Builds e->onebit once the engine's ranks and masters exist; in fp16/bf16 also runs the
+ * optimizer's initialisation call, as the FP16_Optimizer / FP16_UnfusedOptimizer wrapper does when
+ * it is constructed. Fails (one line) where the family is not modelled. */
 int zs_onebit_init(zs_engine *e, zs_error *err);
 void zs_onebit_free(zs_onebit *ob);
 
@@ -57,7 +62,8 @@ void zs_onebit_free(zs_onebit *ob);
 int zs_onebit_allreduce_enabled(const zs_onebit *ob);
 
 /* One optimizer step on all ranks: each rank's gradient (grad_part, loss-scaled) is unscaled and
- * clipped with its own norm (stage-0 fp32 clip_fp32_gradients is per rank), then the rule runs. */
+ * clipped with its own norm (stage-0 fp32 clip_fp32_gradients and the fp16/bf16 wrappers'
+ * unscale_and_clip_grads are per rank), then the rule runs. */
 int zs_onebit_step(zs_engine *e, double lr, float unscale, zs_error *err);
 
 /* Adds rank r's extra state to a trace as step<k>/rank<r>/<name> (trace.h). */

@@ -140,8 +140,9 @@ def main():
                                                                          "nesterov": True, "weight_decay": 0.01}})))
     names.append(case("opt_torch_adamw_zero2", "torch_adam: torch.optim.AdamW semantics under ZeRO-2.",
                       {"optimizer": {"type": "AdamW", "params": {"lr": 0.01, "torch_adam": True, "weight_decay": 0.01}}}))
-    # The 1-bit family (stage 0, fp32 only; constant lr, so that every phase moves the weights). Call 1
-    # is DeepSpeed's initialisation call; the compressed phases make every tensor depend on W.
+    # The 1-bit family (stage 0; constant lr, so that every phase moves the weights). Call 1 is DeepSpeed's
+    # initialisation call (fp32: the first training step; fp16/bf16: made by the FP16_Optimizer wrapper
+    # when it is built); the compressed phases make every tensor depend on W.
     onebit = {"zero_optimization": {"stage": 0}, "scheduler": None, "gradient_clipping": 0.0}
     names.append(case("opt_onebit_adam", "OneBitAdam, freeze_step 3: init call, warm-up (steps 2-3), then "
                       "compressed momentum with the gradient all-reduce off (steps 4-5).",
@@ -156,6 +157,23 @@ def main():
                       "compressed momentum over all tensors, frozen trust ratios scaled by a bounded factor.",
                       dict(onebit, optimizer={"type": "OnebitLamb", "params": {
                           "lr": 0.002, "freeze_step": 3, "weight_decay": 0.01}}), model=NANO, worlds=(1, 2, 3), steps=6))
+    names.append(case("opt_onebit_adam_fp16", "OneBitAdam in fp16, freeze_step 3: FP16_Optimizer's flat master "
+                      "(one compressed tensor) and its construction-time init call; from 2^19 the first 1-3 steps (W = 1-3) overflow and are skipped without advancing the optimizer; calls 2-3 warm up "
+                      "and the rest are compressed (eps 1e-3 bounds the update of elements whose frozen variance "
+                      "is ~0 once the flat momentum's sign compression gives them +-scale).",
+                      dict(onebit, fp16={"enabled": True, "initial_scale_power": 19},
+                           optimizer={"type": "OneBitAdam", "params": {
+                               "lr": 0.002, "freeze_step": 3, "eps": 1e-3, "weight_decay": 0.01}}),
+                      model=NANO, worlds=(1, 2, 3), steps=7))
+    names.append(case("opt_zero_one_adam_bf16", "ZeroOneAdam with a bf16 model: the same FP16_Optimizer wrapper "
+                      "(DDP_BFLOAT16, no loss scaling), one flat tensor, the schedule one call ahead of the training "
+                      "step: var steps at calls 2, 3, 4, 6, var_freeze_step 4, then local steps synchronised every "
+                      "1-2 steps.",
+                      dict(onebit, bf16={"enabled": True},
+                           optimizer={"type": "ZeroOneAdam", "params": {
+                               "lr": 0.002, "var_freeze_step": 4, "var_update_scaler": 2, "local_step_scaler": 2,
+                               "local_step_clipper": 2, "eps": 1e-3, "weight_decay": 0.01}}),
+                      model=NANO, worlds=(2, 3), steps=8))
     # Muon (MuonWithAuxAdam): orthogonalised in the ZeRO-1/2 gradient path, one micro-step per step
     # (the reference models Muon only with gradient_accumulation_steps 1 under ZeRO); stage 0 is SGD with
     # decoupled decay for the muon group.
