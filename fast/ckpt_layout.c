@@ -3,40 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int same_dims(const zs_model_dims *a, const zs_model_dims *b)
-{
-    return a->vocab == b->vocab && a->seq == b->seq && a->channels == b->channels && a->layers == b->layers &&
-           a->heads == b->heads;
-}
-
-static int check_run(const zs_checkpoint *c, const zsf_params *t, uint64_t seed, const char *precision,
-                     const char *const *state_names, int n_state, int *index, zs_error *err)
-{
-    if (!same_dims(&c->model, &t->dims) || c->numel != t->numel)
-        return zs_fail(err, "checkpoint of another model (%zu parameters, layers %d, channels %d), the case has %zu "
-                            "(layers %d, channels %d)", c->numel, c->model.layers, c->model.channels, t->numel,
-                       t->dims.layers, t->dims.channels);
-    if (c->seed != seed)
-        return zs_fail(err, "checkpoint seed %llu, the case's is %llu: the data stream is a function of (seed, step)",
-                       (unsigned long long)c->seed, (unsigned long long)seed);
-    if (strcmp(c->precision, precision))
-        return zs_fail(err, "checkpoint precision %s, the config's is %s: zerospec resumes in the same precision",
-                       c->precision, precision);
-    if (c->n_state != n_state)
-        return zs_fail(err, "checkpoint has %d optimizer state(s), the config's optimizer needs %d", c->n_state,
-                       n_state);
-    for (int k = 0; k < n_state; k++) {
-        index[k] = -1;
-        for (int j = 0; j < c->n_state; j++)
-            if (!strcmp(c->state_names[j], state_names[k]))
-                index[k] = j;
-        if (index[k] < 0)
-            return zs_fail(err, "checkpoint has no optimizer state \"%s\", which the config's optimizer needs",
-                           state_names[k]);
-    }
-    return 0;
-}
-
 /* dst-partition of `rank` cut from the full vector that src's parts assemble to. */
 static void repartition(const zsf_partition *src, const float *const *parts, const zsf_partition *dst, int rank,
                         float *full, float *out)
@@ -55,7 +21,7 @@ int zsf_ckpt_take_partition(const zs_checkpoint *c, const zsf_params *t, uint64_
     int index[ZS_CKPT_MAX_STATE];
     if (n_state > ZS_CKPT_MAX_STATE)
         return zs_fail(err, "more than %d optimizer states", ZS_CKPT_MAX_STATE);
-    if (check_run(c, t, seed, precision, state_names, n_state, index, err))
+    if (zs_ckpt_check_run(c, &t->dims, t->numel, seed, precision, state_names, n_state, index, err))
         return -1;
     size_t *sizes = malloc((size_t)t->n * sizeof(size_t));
     float *full = malloc(t->numel * sizeof(float));

@@ -24,11 +24,10 @@ static void meta(zs_st_writer *w, const char *key, const char *value)
     must(zs_st_set_meta(w, key, value, &err), &err);
 }
 
-static void meta_int(zs_st_writer *w, const char *key, long long v)
+static void meta_int(zs_st_writer *w, const char *key, int64_t v)
 {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
-    meta(w, key, buf);
+    zs_error err = {{0}};
+    must(zs_st_set_meta_int(w, key, v, &err), &err);
 }
 
 static void write_metadata(zs_st_writer *w, const zsf_engine *e)
@@ -120,11 +119,8 @@ void zsf_trace_begin(zsf_trace *t, zsf_engine *e)
     if (e->rank == 0)
         write_metadata(t->w, e);
     if (e->global_steps > 0) {   /* resumed from a checkpoint: steps after it only, no init/ (spec §13) */
-        char k[32];
-        zs_error err = {{0}};
-        snprintf(k, sizeof k, "%lld", (long long)e->global_steps);
         if (e->rank == 0)
-            must(zs_st_set_meta(t->w, "resumed_from_step", k, &err), &err);
+            meta_int(t->w, "resumed_from_step", e->global_steps);
         return;
     }
     zsf_engine_read_partitions(e, NULL, t->mine, NULL);

@@ -82,48 +82,6 @@ int zs_checkpoint_consolidate(const zs_checkpoint *c, const zs_gpt2 *model, floa
     return rc;
 }
 
-static int same_dims(const zs_model_dims *a, const zs_model_dims *b)
-{
-    return a->vocab == b->vocab && a->seq == b->seq && a->channels == b->channels && a->layers == b->layers &&
-           a->heads == b->heads;
-}
-
-/* Position of optimizer state `name` in the checkpoint (a trace lists states by name, not by the
- * optimizer's order), or -1. */
-static int state_index(const zs_checkpoint *c, const char *name)
-{
-    for (int s = 0; s < c->n_state; s++)
-        if (!strcmp(c->state_names[s], name))
-            return s;
-    return -1;
-}
-
-static int check_compatible(const zs_engine *e, const zs_checkpoint *c, zs_error *err)
-{
-    if (!same_dims(&e->model.dims, &c->model))
-        return zs_fail(err, "checkpoint of another model (vocab %d, seq %d, channels %d, layers %d, heads %d), the "
-                            "case has vocab %d, seq %d, channels %d, layers %d, heads %d",
-                       c->model.vocab, c->model.seq, c->model.channels, c->model.layers, c->model.heads,
-                       e->model.dims.vocab, e->model.dims.seq, e->model.dims.channels, e->model.dims.layers,
-                       e->model.dims.heads);
-    if (c->seed != e->kase->seed)
-        return zs_fail(err, "checkpoint seed %llu, the case's is %llu: the data stream is a function of (seed, step), "
-                            "so the run would not continue the saved one",
-                       (unsigned long long)c->seed, (unsigned long long)e->kase->seed);
-    const char *prec = zs_precision_name(e->cfg->precision);
-    if (strcmp(c->precision, prec))
-        return zs_fail(err, "checkpoint precision %s, the config's is %s: zerospec resumes in the same precision",
-                       c->precision, prec);
-    if (c->n_state != e->optim->n_state)
-        return zs_fail(err, "checkpoint has %d optimizer state(s), %s needs %d", c->n_state, e->optim->name,
-                       e->optim->n_state);
-    for (int s = 0; s < e->optim->n_state; s++)
-        if (state_index(c, e->optim->state_names[s]) < 0)
-            return zs_fail(err, "checkpoint has no optimizer state \"%s\", which %s needs (it has \"%s\"...)",
-                           e->optim->state_names[s], e->optim->name, c->n_state ? c->state_names[0] : "");
-    return 0;
-}
-
 /* Each rank's model-dtype parameters from its masters, as publish_params leaves them after a step. */
 static void refresh_model_params(zs_engine *e, const float *full_master)
 {
@@ -141,7 +99,10 @@ static void refresh_model_params(zs_engine *e, const float *full_master)
 
 int zs_engine_resume(zs_engine *e, const zs_checkpoint *c, zs_error *err)
 {
-    if (zs_engine_can_checkpoint(e, "resuming from a checkpoint", err) || check_compatible(e, c, err))
+    int index[ZS_CKPT_MAX_STATE];
+    if (zs_engine_can_checkpoint(e, "resuming from a checkpoint", err) ||
+        zs_ckpt_check_run(c, &e->model.dims, e->model.numel, e->kase->seed, zs_precision_name(e->cfg->precision),
+                          e->optim->state_names, e->optim->n_state, index, err))
         return -1;
     size_t numel = e->model.numel;
     float *full = malloc((size_t)(1 + c->n_state) * numel * sizeof(float));
@@ -157,8 +118,7 @@ int zs_engine_resume(zs_engine *e, const zs_checkpoint *c, zs_error *err)
     for (int r = 0; r < e->world; r++) {
         zs_partition_extract(&e->part, r, full, e->ranks[r].master);
         for (int s = 0; s < e->optim->n_state; s++)
-            zs_partition_extract(&e->part, r, states[state_index(c, e->optim->state_names[s])],
-                                 e->ranks[r].state[s]);
+            zs_partition_extract(&e->part, r, states[index[s]], e->ranks[r].state[s]);
     }
     refresh_model_params(e, full);
     free(full);

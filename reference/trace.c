@@ -18,13 +18,6 @@ int zs_st_add_model_params(zs_st_writer *w, const zs_gpt2 *m, const char *prefix
     return 0;
 }
 
-static int set_meta_int(zs_st_writer *w, const char *key, long long v, zs_error *err)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
-    return zs_st_set_meta(w, key, buf, err);
-}
-
 static int write_metadata(zs_trace *t, const zs_engine *e, const char *generator, zs_error *err)
 {
     const zs_model_dims *d = &e->model.dims;
@@ -40,8 +33,8 @@ static int write_metadata(zs_trace *t, const zs_engine *e, const char *generator
         zs_st_set_meta(t->w, "precision", zs_precision_name(e->cfg->precision), err) ||
         zs_st_set_meta(t->w, "model", model, err) ||
         zs_st_set_meta(t->w, "config", e->cfg->canonical_json ? e->cfg->canonical_json : "{}", err) ||
-        set_meta_int(t->w, "world_size", e->world, err) || set_meta_int(t->w, "stage", e->stage, err) ||
-        set_meta_int(t->w, "seed", (long long)e->kase->seed, err))
+        zs_st_set_meta_int(t->w, "world_size", e->world, err) || zs_st_set_meta_int(t->w, "stage", e->stage, err) ||
+        zs_st_set_meta_int(t->w, "seed", (int64_t)e->kase->seed, err))
         return -1;
     return 0;
 }
@@ -55,7 +48,7 @@ int zs_trace_begin(zs_trace *t, const zs_engine *e, const char *generator, zs_er
     if (write_metadata(t, e, generator, err))
         return -1;
     if (e->global_steps > 0)   /* resumed from a checkpoint: steps after it only */
-        return set_meta_int(t->w, "resumed_from_step", (long long)e->global_steps, err);
+        return zs_st_set_meta_int(t->w, "resumed_from_step", e->global_steps, err);
     /* Initial parameters: every rank holds the same; publish from the master partitions (at stage 0
      * fp32 these are the model parameters themselves). */
     zs_engine_gather_master(e, t->full);

@@ -87,14 +87,10 @@ static int shard_bytes(const zs_checkpoint *c, int r, void **bytes, size_t *len,
     zs_st_writer *w = zs_st_writer_new();
     if (!w)
         return zs_fail(err, "out of memory");
-    char buf[32];
     int rc = zs_st_set_meta(w, "format", ZS_CKPT_FORMAT " shard", err);
-    snprintf(buf, sizeof buf, "%d", r);
-    rc = rc ? rc : zs_st_set_meta(w, "rank", buf, err);
-    snprintf(buf, sizeof buf, "%d", c->world);
-    rc = rc ? rc : zs_st_set_meta(w, "world_size", buf, err);
-    snprintf(buf, sizeof buf, "%" PRId64, c->global_steps);
-    rc = rc ? rc : zs_st_set_meta(w, "global_steps", buf, err);
+    rc = rc ? rc : zs_st_set_meta_int(w, "rank", r, err);
+    rc = rc ? rc : zs_st_set_meta_int(w, "world_size", c->world, err);
+    rc = rc ? rc : zs_st_set_meta_int(w, "global_steps", c->global_steps, err);
     rc = rc ? rc : zs_st_add_f32(w, "master", c->master[r], c->part_len, err);
     for (int s = 0; !rc && s < c->n_state; s++)
         rc = zs_st_add_f32(w, c->state_names[s], c->state[s][r], c->part_len, err);
@@ -200,6 +196,43 @@ int zs_ckpt_save(const zs_checkpoint *c, const char *dir, zs_error *err)
     free(path);
     cJSON_Delete(m);
     return rc;
+}
+
+static int same_dims(const zs_model_dims *a, const zs_model_dims *b)
+{
+    return a->vocab == b->vocab && a->seq == b->seq && a->channels == b->channels && a->layers == b->layers &&
+           a->heads == b->heads;
+}
+
+int zs_ckpt_check_run(const zs_checkpoint *c, const zs_model_dims *dims, size_t numel, uint64_t seed,
+                      const char *precision, const char *const *state_names, int n_state, int *index,
+                      zs_error *err)
+{
+    if (!same_dims(&c->model, dims) || c->numel != numel)
+        return zs_fail(err, "checkpoint of another model (vocab %d, seq %d, channels %d, layers %d, heads %d; %zu "
+                            "parameters), the case has vocab %d, seq %d, channels %d, layers %d, heads %d; %zu",
+                       c->model.vocab, c->model.seq, c->model.channels, c->model.layers, c->model.heads, c->numel,
+                       dims->vocab, dims->seq, dims->channels, dims->layers, dims->heads, numel);
+    if (c->seed != seed)
+        return zs_fail(err, "checkpoint seed %llu, the case's is %llu: the data stream is a function of (seed, step), "
+                            "so the run would not continue the saved one",
+                       (unsigned long long)c->seed, (unsigned long long)seed);
+    if (strcmp(c->precision, precision))
+        return zs_fail(err, "checkpoint precision %s, the config's is %s: zerospec resumes in the same precision",
+                       c->precision, precision);
+    if (c->n_state != n_state)
+        return zs_fail(err, "checkpoint has %d optimizer state(s), the config's optimizer needs %d", c->n_state,
+                       n_state);
+    for (int k = 0; k < n_state; k++) {
+        index[k] = -1;
+        for (int j = 0; j < c->n_state; j++)
+            if (!strcmp(c->state_names[j], state_names[k]))
+                index[k] = j;
+        if (index[k] < 0)
+            return zs_fail(err, "checkpoint has no optimizer state \"%s\", which the config's optimizer needs",
+                           state_names[k]);
+    }
+    return 0;
 }
 
 void zs_ckpt_remove(const char *dir)
@@ -438,18 +471,27 @@ static int load_shard(const manifest_reader *m, const char *dir, const cJSON *en
     return rc;
 }
 
-int zs_ckpt_parse_manifest(const char *text, const char *source, zs_checkpoint *c, zs_error *err)
+/* The manifest's JSON, its header read into c (NULL, with c freed, on any error). */
+static cJSON *parse_header(const char *text, const char *source, zs_checkpoint *c, zs_error *err)
 {
     memset(c, 0, sizeof *c);
     cJSON *root = zs_json_parse(text, source, err);
     if (!root)
-        return -1;
+        return NULL;
     manifest_reader m = {root, source, err};
-    int rc = cJSON_IsObject(root) ? read_header(&m, c) : zs_fail(err, "%s: must be a JSON object", source);
-    cJSON_Delete(root);
-    if (rc)
+    if (cJSON_IsObject(root) ? read_header(&m, c) : zs_fail(err, "%s: must be a JSON object", source)) {
+        cJSON_Delete(root);
         zs_ckpt_free(c);
-    return rc;
+        return NULL;
+    }
+    return root;
+}
+
+int zs_ckpt_parse_manifest(const char *text, const char *source, zs_checkpoint *c, zs_error *err)
+{
+    cJSON *root = parse_header(text, source, c, err);
+    cJSON_Delete(root);
+    return root ? 0 : -1;
 }
 
 int zs_ckpt_load(const char *dir, zs_checkpoint *c, zs_error *err)
@@ -467,8 +509,7 @@ int zs_ckpt_load(const char *dir, zs_checkpoint *c, zs_error *err)
     else if (stat(source, &st) != 0)
         zs_fail(err, "%s: not a zerospec checkpoint: no %s (an interrupted save writes it last)", dir, MANIFEST);
     else if ((text = zs_json_read_file(source, "checkpoint manifest", err)) &&
-             !zs_ckpt_parse_manifest(text, source, c, err) && !zs_ckpt_alloc(c, err) &&
-             (root = zs_json_parse(text, source, err))) {
+             (root = parse_header(text, source, c, err)) && !zs_ckpt_alloc(c, err)) {
         manifest_reader m = {root, source, err};   /* the header is read; now the shards */
         const cJSON *shards = field(&m, root, "shards", "shards");
         if (shards && (!cJSON_IsArray(shards) || cJSON_GetArraySize(shards) != c->world))

@@ -758,6 +758,13 @@ int zs_st_set_meta(zs_st_writer *w, const char *key, const char *value, zs_error
     return 0;
 }
 
+int zs_st_set_meta_int(zs_st_writer *w, const char *key, int64_t value, zs_error *err)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, value);
+    return zs_st_set_meta(w, key, buf, err);
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Writing: the header text
  * ---------------------------------------------------------------------------------------------- */

@@ -40,13 +40,6 @@ static void print_info(const char *dir, const zs_checkpoint *c)
            (long long)c->scaler.cur_hysteresis);
 }
 
-static int set_meta_ll(zs_st_writer *w, const char *key, long long v, zs_error *err)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
-    return zs_st_set_meta(w, key, buf, err);
-}
-
 static int consolidate(const zs_checkpoint *c, const char *out, zs_error *err)
 {
     zs_gpt2 model;
@@ -67,8 +60,8 @@ static int consolidate(const zs_checkpoint *c, const char *out, zs_error *err)
     rc = rc ? rc : zs_st_set_meta(w, "precision", c->precision, err);
     rc = rc ? rc : zs_st_set_meta(w, "config", c->config_json, err);
     rc = rc ? rc : zs_st_set_meta(w, "loss_scale", scale, err);
-    rc = rc ? rc : set_meta_ll(w, "global_steps", (long long)c->global_steps, err);
-    rc = rc ? rc : set_meta_ll(w, "applied_steps", (long long)c->applied_steps, err);
+    rc = rc ? rc : zs_st_set_meta_int(w, "global_steps", c->global_steps, err);
+    rc = rc ? rc : zs_st_set_meta_int(w, "applied_steps", c->applied_steps, err);
     rc = rc ? rc : zs_st_add_model_params(w, &model, "", full, err);
     for (int s = 0; !rc && s < c->n_state; s++) {
         snprintf(prefix, sizeof prefix, "optimizer/%s/", c->state_names[s]);

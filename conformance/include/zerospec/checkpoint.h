@@ -72,6 +72,15 @@ int zs_ckpt_load(const char *dir, zs_checkpoint *c, zs_error *err);
  * allocated); what zs_ckpt_load does first. `source` names it in messages. */
 int zs_ckpt_parse_manifest(const char *text, const char *source, zs_checkpoint *c, zs_error *err);
 
+/* Whether the checkpoint continues this run: the same model (dims and numel), seed (the data stream
+ * is a function of (seed, step)) and precision, and the optimizer-state names the resuming run needs.
+ * index[k] receives the checkpoint's position of state_names[k] (a trace lists states by name, not
+ * in the optimizer's order). -1 naming both values otherwise. The layout (stage, world size) may
+ * differ: re-partitioning is each implementation's job. */
+int zs_ckpt_check_run(const zs_checkpoint *c, const zs_model_dims *dims, size_t numel, uint64_t seed,
+                      const char *precision, const char *const *state_names, int n_state, int *index,
+                      zs_error *err);
+
 /* Removes a checkpoint directory written by zs_ckpt_save (its manifest, rank shards and the directory
  * itself, which must then be empty). Missing files are not an error. */
 void zs_ckpt_remove(const char *dir);

@@ -69,6 +69,7 @@ int zs_st_add_scalar_f64(zs_st_writer *w, const char *name, double v, zs_error *
 int zs_st_add_scalar_i64(zs_st_writer *w, const char *name, int64_t v, zs_error *err);
 /* Sets (or replaces) a metadata entry. */
 int zs_st_set_meta(zs_st_writer *w, const char *key, const char *value, zs_error *err);
+int zs_st_set_meta_int(zs_st_writer *w, const char *key, int64_t value, zs_error *err);   /* decimal */
 /* Serializes to memory (caller frees *bytes) or writes atomically to a file. */
 int zs_st_serialize(const zs_st_writer *w, void **bytes, size_t *len, zs_error *err);
 int zs_st_write_file(const zs_st_writer *w, const char *path, zs_error *err);
