@@ -23,12 +23,7 @@ int zsf_ckpt_resume(zsf_engine *e, const char *dir, zs_error *err)
         state[k] = master + (size_t)(1 + k) * len;
         names[k] = zsf_optim_state_name(e->rule, k);
     }
-    /* Not yet: under offload the master, state and model-dtype copy live in pinned host buffers that
-     * zsf_engine_load_state does not fill (docs/spec/checkpoint.md). Saving works (it reads either). */
-    int rc = !master ? zs_fail(err, "out of host memory")
-           : e->offload_optimizer ? zs_fail(err, "--resume with zero_optimization.offload_optimizer is not "
-                                                 "implemented by zs-fast yet (--save is)")
-           : zs_ckpt_load(dir, &c, err);
+    int rc = !master ? zs_fail(err, "out of host memory") : zs_ckpt_load(dir, &c, err);
     if (!rc) {
         rc = zsf_ckpt_take_partition(&c, &e->t, e->kase->seed, zs_precision_name(e->cfg->precision), names,
                                      e->n_state, &e->part, e->rank, master, state, err);

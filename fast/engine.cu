@@ -501,9 +501,14 @@ void zsf_engine_load_state(zsf_engine *e, const float *master, const float *cons
 {
     cudaStream_t s = e->comm->compute;
     const size_t bytes = e->part.len * sizeof(float);
-    CUDA_CHECK(cudaMemcpyAsync(e->master, master, bytes, cudaMemcpyHostToDevice, s));
-    for (int k = 0; k < e->n_state; k++)
-        CUDA_CHECK(cudaMemcpyAsync(e->state[k], state[k], bytes, cudaMemcpyHostToDevice, s));
+    if (e->offload_optimizer) {   /* the host holds them; the model-dtype partition goes where a step puts it */
+        float *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
+        zsf_offload_load(&e->off, master, state, model_dev, s);
+    } else {
+        CUDA_CHECK(cudaMemcpyAsync(e->master, master, bytes, cudaMemcpyHostToDevice, s));
+        for (int k = 0; k < e->n_state; k++)
+            CUDA_CHECK(cudaMemcpyAsync(e->state[k], state[k], bytes, cudaMemcpyHostToDevice, s));
+    }
     publish_params(e);
     zsf_comm_sync(e->comm);
     e->global_steps = global_steps;

@@ -81,6 +81,22 @@ void zsf_offload_upload_master(zsf_offload *o, const float *master_dev, cudaStre
         memcpy(o->model, o->master, o->len * sizeof(float));
 }
 
+void zsf_offload_load(zsf_offload *o, const float *master, const float *const *state, float *model_dev,
+                      cudaStream_t s)
+{
+    const size_t bytes = o->len * sizeof(float);
+    CUDA_CHECK(cudaEventSynchronize(o->done));   /* no copy of the last step still reads o->model */
+    memcpy(o->master, master, bytes);
+    for (int k = 0; k < o->n_state; k++)
+        memcpy(o->state[k], state[k], bytes);
+    if (o->model != o->master)
+        for (size_t i = 0; i < o->len; i++)
+            o->model[i] = zsf_round(o->dt, master[i]);
+    if (model_dev)
+        CUDA_CHECK(cudaMemcpyAsync(model_dev, o->model, bytes, cudaMemcpyHostToDevice, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));   /* the host buffers may be freed once we return */
+}
+
 void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, const float *grad_dev, float *model_dev,
                       cudaStream_t s)
 {

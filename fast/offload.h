@@ -63,6 +63,12 @@ void zsf_offload_free(zsf_offload *o);
 /* The master and state start from these device values (len floats each; state zeroed). */
 void zsf_offload_upload_master(zsf_offload *o, const float *master_dev, cudaStream_t s);
 
+/* A checkpoint's master and state (host, len floats each) replace the host state; the model-dtype
+ * partition is formed from the master as a step forms it (o->model) and, when model_dev is not NULL,
+ * copied to model_dev, ordered on stream s. */
+void zsf_offload_load(zsf_offload *o, const float *master, const float *const *state, float *model_dev,
+                      cudaStream_t s);
+
 /* One step: grad_dev (len floats on the device, ready in stream s) to the host chunk by chunk, each
  * chunk stepped on the CPU with sc and inv (g = grad * inv), its model-dtype values written to
  * o->model and, when model_dev is not NULL, copied to model_dev. Stream s waits for the copies. */

@@ -14,7 +14,8 @@ launcher="${mpirun_base[*]} -np {N}"
 # ---- 6a. teacher forcing ---------------------------------------------------------------------------
 tf_cases=""
 for c in fp32_zero0_adamw fp32_zero1_adam_l2 fp32_zero2_adamw fp32_zero3_adamw fp16_zero2_adamw fp16_walk_seed000 \
-         fp16_zero0_adamw bf16_zero3_adamw opt_lamb_zero2 opt_lion_zero3 sched_one_cycle; do
+         fp16_zero0_adamw bf16_zero3_adamw opt_lamb_zero2 opt_lion_zero3 sched_one_cycle \
+         fp32_zero2_offload fp32_zero3_offload; do   # the last two: --resume into offloaded state
   [ -f conformance/cases/$c.json ] && tf_cases="$tf_cases conformance/cases/$c.json"
 done
 "$bin/zs-check" run --impl "$bin/zs-fast --backend mpi --quiet" --launcher "$launcher" --teacher-forcing \
