@@ -51,6 +51,7 @@ int zsf_stage3_init(zsf_stage3 *z, const zsf_params *t, const zsf_partition *p, 
     z->ag_map = unit_plans(z, ag_bucket_elems, &z->ag, &z->n_ag, working);
     z->rs_map = unit_plans(z, rs_bucket_elems, &z->rs, &z->n_rs, working);
     const size_t F = sizeof(float);
+    const int64_t before = *working;
     for (int s = 0; s < 2; s++) {
         z->slot[s] = (float *)dalloc(working, z->plan.max_numel * F);
         z->slot_unit[s] = -1;
@@ -61,6 +62,7 @@ int zsf_stage3_init(zsf_stage3 *z, const zsf_params *t, const zsf_partition *p, 
     z->host_shard = host_shard;
     if (host_shard)
         z->staging = (float *)dalloc(working, z->plan.max_shard * F);
+    z->pool_bytes = *working - before;
     CUDA_CHECK(cudaEventCreateWithFlags(&z->ready, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&z->done, cudaEventDisableTiming));
     return 0;

@@ -40,6 +40,7 @@ typedef struct zsf_stage3 {
     const float *shard;              /* the rank's shard on the device, or NULL ... */
     const float *host_shard;         /* ... on the host (offload_param), copied up per unit into: */
     float *staging;                  /* max_shard floats */
+    int64_t pool_bytes;              /* slots + exchange buffer + staging (working memory) */
     cudaEvent_t ready, done, fetched[2];
     int use;                         /* position in plan.uses */
     const float *grads;              /* this micro-step's gradient (numel) ... */
