@@ -102,17 +102,23 @@ static void check_nccl_async(zsf_comm *c)
     }
 }
 
-void zsf_comm_sync(zsf_comm *c)
+/* Host waits until `s` is idle, polling NCCL's asynchronous errors meanwhile. */
+static void stream_sync(zsf_comm *c, cudaStream_t s)
 {
     for (;;) {
-        cudaError_t e = cudaStreamQuery(c->compute);
+        cudaError_t e = cudaStreamQuery(s);
         if (e == cudaSuccess)
             return;
         if (e != cudaErrorNotReady)
-            zsf_die(__FILE__, __LINE__, "cudaStreamQuery(compute)", cudaGetErrorString(e));
+            zsf_die(__FILE__, __LINE__, "cudaStreamQuery", cudaGetErrorString(e));
         check_nccl_async(c);
         sched_yield();
     }
+}
+
+void zsf_comm_sync(zsf_comm *c)
+{
+    stream_sync(c, c->compute);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -123,12 +129,10 @@ static void nccl_begin(zsf_comm *c)
 {
     CUDA_CHECK(cudaEventRecord(c->ready, c->compute));
     CUDA_CHECK(cudaStreamWaitEvent(c->comm_stream, c->ready, 0));
-    NCCL_CHECK(ncclGroupStart());
 }
 
 static void nccl_end(zsf_comm *c)
 {
-    NCCL_CHECK(ncclGroupEnd());
     CUDA_CHECK(cudaEventRecord(c->done, c->comm_stream));
     CUDA_CHECK(cudaStreamWaitEvent(c->compute, c->done, 0));
 }
@@ -155,16 +159,16 @@ static int mpi_count(size_t n)
     return (int)n;
 }
 
-static void to_host(zsf_comm *c, float *h, const float *d, size_t n)
+static void to_host(zsf_comm *c, cudaStream_t s, float *h, const float *d, size_t n)
 {
-    CUDA_CHECK(cudaMemcpyAsync(h, d, n * sizeof(float), cudaMemcpyDeviceToHost, c->compute));
-    zsf_comm_sync(c);
+    CUDA_CHECK(cudaMemcpyAsync(h, d, n * sizeof(float), cudaMemcpyDeviceToHost, s));
+    stream_sync(c, s);
 }
 
-static void to_device(zsf_comm *c, float *d, const float *h, size_t n)
+static void to_device(zsf_comm *c, cudaStream_t s, float *d, const float *h, size_t n)
 {
-    CUDA_CHECK(cudaMemcpyAsync(d, h, n * sizeof(float), cudaMemcpyHostToDevice, c->compute));
-    zsf_comm_sync(c);   /* the host buffer is reused right after */
+    CUDA_CHECK(cudaMemcpyAsync(d, h, n * sizeof(float), cudaMemcpyHostToDevice, s));
+    stream_sync(c, s);   /* the host buffer is reused right after */
 }
 
 static size_t max_count(const zsf_bucket *b, int nb)
@@ -188,62 +192,86 @@ void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb, zs
     const size_t W = (size_t)c->world, n = total_count(b, nb);
     if (c->backend == ZSF_BACKEND_NCCL) {
         nccl_begin(c);
+        NCCL_CHECK(ncclGroupStart());
         for (int k = 0; k < nb; k++)
             NCCL_CHECK(ncclAllReduce(buf + b[k].offset, buf + b[k].offset, b[k].count, ncclFloat, ncclSum, c->nccl,
                                      c->comm_stream));
+        NCCL_CHECK(ncclGroupEnd());
         nccl_end(c);
         return;
     }
     float *h = host_staging(c, n + W * max_count(b, nb)), *gathered = h + n;
-    to_host(c, h, buf, n);
+    to_host(c, c->compute, h, buf, n);
     for (int k = 0; k < nb; k++) {   /* every rank gathers all copies and folds them in rank order */
         int cnt = mpi_count(b[k].count);
         MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, gathered, cnt, MPI_FLOAT, MPI_COMM_WORLD));
         zsf_fold_rank_order(h + b[k].offset, gathered, b[k].count, c->world, dt);
     }
-    to_device(c, buf, h, n);
+    to_device(c, c->compute, buf, h, n);
 }
 
-void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt)
+void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const float *xbuf, float *part, const zsf_bucket *b,
+                               int nb, zsf_dtype dt)
 {
     const size_t W = (size_t)c->world, len = total_count(b, nb);
     if (c->backend == ZSF_BACKEND_NCCL) {
-        nccl_begin(c);
+        NCCL_CHECK(ncclGroupStart());
         for (int k = 0; k < nb; k++)
             NCCL_CHECK(ncclReduceScatter(xbuf + W * b[k].offset, part + b[k].offset, b[k].count, ncclFloat, ncclSum,
-                                         c->nccl, c->comm_stream));
-        nccl_end(c);
+                                         c->nccl, s));
+        NCCL_CHECK(ncclGroupEnd());
         return;
     }
     float *h = host_staging(c, W * len + W * max_count(b, nb) + len);
     float *blocks = h + W * len, *out = blocks + W * max_count(b, nb);
-    to_host(c, h, xbuf, W * len);
+    to_host(c, s, h, xbuf, W * len);
     for (int k = 0; k < nb; k++) {   /* block d of every rank goes to rank d, which folds them */
         int cnt = mpi_count(b[k].count);
         MPI_CHECK(MPI_Alltoall(h + W * b[k].offset, cnt, MPI_FLOAT, blocks, cnt, MPI_FLOAT, MPI_COMM_WORLD));
         zsf_fold_rank_order(out + b[k].offset, blocks, b[k].count, c->world, dt);
     }
-    to_device(c, part, out, len);
+    to_device(c, s, part, out, len);
 }
 
-void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb)
+void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const float *part, float *xbuf, const zsf_bucket *b, int nb)
 {
     const size_t W = (size_t)c->world, len = total_count(b, nb);
     if (c->backend == ZSF_BACKEND_NCCL) {
-        nccl_begin(c);
+        NCCL_CHECK(ncclGroupStart());
         for (int k = 0; k < nb; k++)
-            NCCL_CHECK(ncclAllGather(part + b[k].offset, xbuf + W * b[k].offset, b[k].count, ncclFloat, c->nccl,
-                                     c->comm_stream));
-        nccl_end(c);
+            NCCL_CHECK(ncclAllGather(part + b[k].offset, xbuf + W * b[k].offset, b[k].count, ncclFloat, c->nccl, s));
+        NCCL_CHECK(ncclGroupEnd());
         return;
     }
     float *h = host_staging(c, len + W * len), *x = h + len;
-    to_host(c, h, part, len);
+    to_host(c, s, h, part, len);
     for (int k = 0; k < nb; k++) {
         int cnt = mpi_count(b[k].count);
         MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, x + W * b[k].offset, cnt, MPI_FLOAT, MPI_COMM_WORLD));
     }
-    to_device(c, xbuf, x, W * len);
+    to_device(c, s, xbuf, x, W * len);
+}
+
+void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt)
+{
+    if (c->backend != ZSF_BACKEND_NCCL) {
+        zsf_reduce_scatter_sum_on(c, c->compute, xbuf, part, b, nb, dt);
+        return;
+    }
+    nccl_begin(c);
+    zsf_reduce_scatter_sum_on(c, c->comm_stream, xbuf, part, b, nb, dt);
+    nccl_end(c);
+}
+
+void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb)
+{
+    if (c->backend != ZSF_BACKEND_NCCL) {
+        zsf_all_gather_on(c, c->compute, part, xbuf, b, nb);
+        return;
+    }
+    nccl_begin(c);
+    zsf_all_gather_on(c, c->comm_stream, part, xbuf, b, nb);
+    nccl_end(c);
 }
 
 double zsf_all_reduce_sum_f64(zsf_comm *c, double v)

@@ -3,7 +3,8 @@
  * Bootstrap: MPI_Init (main.c); the local rank (OMPI_COMM_WORLD_LOCAL_RANK, else MPI's shared-memory
  * split) modulo the visible device count picks the GPU. Backend "nccl": rank 0 makes the
  * ncclUniqueId, MPI_Bcast shares it, ncclCommInitRank; collectives run on a dedicated comm stream
- * ordered after the compute stream with events (so they may overlap compute later). Backend "mpi":
+ * ordered after the compute stream with events (stage 3's per-unit gathers and reduce-scatters overlap
+ * compute: the *_on variants). Backend "mpi":
  * buffers are staged through the host and reduced with MPI in rank order — the spec's left fold
  * ((x_0 + x_1) + x_2) + ... (docs/spec.md §7), so the sums are bit-identical to the reference's — and
  * several ranks may share one GPU.
@@ -61,6 +62,13 @@ void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb, zs
 void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt);
 /* part[len] of every rank -> xbuf[W*len] on every rank, in the exchange layout. */
 void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb);
+
+/* The same two collectives queued on stream `s` with no ordering of their own: the caller orders `s`
+ * against the streams that produce and consume the buffers (stage 3's per-unit pipeline on
+ * comm_stream, engine.cu). The mpi backend stages through the host on `s` and returns when done. */
+void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const float *xbuf, float *part, const zsf_bucket *b,
+                               int nb, zsf_dtype dt);
+void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const float *part, float *xbuf, const zsf_bucket *b, int nb);
 
 /* Host scalars (MPI, every backend): sum of doubles folded in rank order; minimum of int64. */
 double zsf_all_reduce_sum_f64(zsf_comm *c, double v);

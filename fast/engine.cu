@@ -10,6 +10,7 @@
 #include "kernels/zero.cuh"
 #include "rng.h"
 #include "lr_sched.h"
+#include "stage3.h"
 
 /* ------------------------------------------------------------------------------------------------
  * Allocation, with every buffer counted in one row of the memory report. */
@@ -122,17 +123,13 @@ static void alloc_buffers(zsf_engine *e)
 {
     const size_t numel = e->t.numel, len = e->part.len, W = (size_t)e->world, F = sizeof(float);
     zsf_memory *m = &e->mem;
-    if (e->stage <= 2) {
+    /* stage 3 holds no full model: its units are gathered into stage3.h's pool (working memory) */
+    if (e->stage <= 2)
         e->params = (float *)dalloc(&m->params, numel * F);
-    } else if (e->offload_param) {   /* the shard lives on the host; the device copy is staging */
+    else if (e->offload_param)   /* the shard lives on the host, copied up unit by unit */
         e->host_shard = zsf_host_floats(&e->host.params, len);
-        e->shard = (float *)dalloc(&m->working, len * F);
-        e->params = (float *)dalloc(&m->working, numel * F);
-    } else {
+    else
         e->shard = (float *)dalloc(&m->params, len * F);
-        e->params = (float *)dalloc(&m->working, numel * F);   /* gathered for one pass, as DeepSpeed's
-                                                                   modules hold them transiently */
-    }
     e->grad_micro = (float *)dalloc(&m->working, numel * F);
     if (e->stage <= 1)
         e->grad_full = (float *)dalloc(&m->grads, numel * F);
@@ -151,7 +148,7 @@ static void alloc_buffers(zsf_engine *e)
     if ((e->stage == 1 || e->stage == 2) && (e->dt != ZSF_FP32 || e->offload_optimizer))
         e->cast = (float *)dalloc(&m->working, len * F);
     e->optim_scratch = (float *)dalloc(&m->working, ZSF_OPTIM_SCRATCH * F);
-    if (e->stage >= 1) {
+    if (e->stage == 1 || e->stage == 2) {   /* stage 3: per unit (stage3.h) */
         e->xbuf = (float *)dalloc(&m->working, W * len * F);
         e->rs_map = exchange_map(e, e->rs, e->n_rs);
         e->ag_map = exchange_map(e, e->ag, e->n_ag);
@@ -198,6 +195,14 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
     e->model = zsf_model_new(&e->t, (int)e->batch.micro_batch, e->dt, comm->compute);
     e->mem.working += (int64_t)zsf_model_workspace_bytes(e->model);
     alloc_buffers(e);
+    if (e->stage == 3) {
+        if (zsf_stage3_init(&e->z3, &e->t, &e->part, comm, e->dt, bucket_elems ? bucket_elems : z->allgather_bucket_size,
+                            bucket_elems ? bucket_elems : z->reduce_bucket_size, e->shard, e->host_shard,
+                            &e->mem.working, err))
+            zsf_die(__FILE__, __LINE__, "zsf_stage3_init", err->msg);
+        zsf_model_hooks hooks = zsf_stage3_hooks(&e->z3);
+        zsf_model_set_hooks(e->model, &hooks);
+    }
     init_state(e);
     return 0;
 }
@@ -205,6 +210,7 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
 void zsf_engine_free(zsf_engine *e)
 {
     zsf_model_free(e->model);
+    zsf_stage3_free(&e->z3);
     float *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
                       e->stage == 0 ? NULL : e->grad_part, e->master == e->params ? NULL : e->master,
                       e->state[0], e->state[1], e->cast, e->optim_scratch};
@@ -229,20 +235,9 @@ void zsf_engine_free(zsf_engine *e)
 /* ------------------------------------------------------------------------------------------------
  * Collectives of the step. */
 
-/* Stage 3: every rank's shards -> the full model in e->params (before the forward and the backward
- * pass, as DeepSpeed gathers module parameters for each; the whole model at once here). */
-static void gather_stage3_params(zsf_engine *e)
-{
-    size_t n = (size_t)e->world * e->part.len;
-    if (e->host_shard)   /* offload_param: the shard comes up from the host for each gather */
-        CUDA_CHECK(cudaMemcpyAsync(e->shard, e->host_shard, e->part.len * sizeof(float), cudaMemcpyHostToDevice,
-                                   e->comm->compute));
-    zsf_all_gather(e->comm, e->shard, e->xbuf, e->ag, e->n_ag);
-    ZSF_LAUNCH(scatter_kernel, n, e->comm->compute, e->params, e->xbuf, e->ag_map, n);
-}
-
-/* Stages 1-3 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum in
- * the model dtype (comm.h: NCCL sums in fp32, rounded once here). */
+/* Stages 1-2 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum in
+ * the model dtype (comm.h: NCCL sums in fp32, rounded once here). Stage 3 does the same per unit
+ * during the backward pass (stage3.h). */
 static void reduce_scatter_gradients(zsf_engine *e, const float *grad, float *part)
 {
     size_t n = (size_t)e->world * e->part.len;
@@ -287,19 +282,25 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
 {
     cudaStream_t s = e->comm->compute;
     const size_t numel = e->t.numel, len = e->part.len;
-    if (e->stage == 3)
-        gather_stage3_params(e);
+    if (e->stage == 3) {   /* units gathered, used, released, their gradients reduce-scattered (stage3.h) */
+        zsf_stage3_begin(&e->z3, e->grad_micro, m == 0 ? e->grad_part : e->recv);
+        load_micro_batch(e, m);
+        zsf_model_forward(e->model, NULL, e->losses + m);
+        zsf_model_backward(e->model, NULL, e->grad_micro, dloss);
+        zsf_stage3_end(&e->z3);
+        if (m > 0)   /* accumulate the owned partition */
+            ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len, e->dt);
+        return;
+    }
     load_micro_batch(e, m);
     zsf_model_forward(e->model, e->params, e->losses + m);
-    if (e->stage == 3)
-        gather_stage3_params(e);
     zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
     if (e->stage <= 1) {   /* accumulate the local full gradient; reduce once at the boundary */
         if (m == 0)
             CUDA_CHECK(cudaMemcpyAsync(e->grad_full, e->grad_micro, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
         else
             ZSF_LAUNCH(accumulate_kernel, numel, s, e->grad_full, e->grad_micro, numel, e->dt);
-    } else {               /* reduce every micro-step, accumulate the owned partition */
+    } else {               /* stage 2: reduce every micro-step, accumulate the owned partition */
         reduce_scatter_gradients(e, e->grad_micro, m == 0 ? e->grad_part : e->recv);
         if (m > 0)
             ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len, e->dt);
@@ -425,10 +426,11 @@ static void publish_params(zsf_engine *e)
     cudaStream_t s = e->comm->compute;
     const size_t len = e->part.len, n = (size_t)e->world * len;
     if (e->stage == 3) {   /* offload_optimizer: the CPU wrote the shard (host or device) already */
+        float *shard = e->host_shard ? e->recv : e->shard;   /* offload_param: cast on the device, sent down */
         if (!e->offload_optimizer)
-            ZSF_LAUNCH(cast_kernel, len, s, e->shard, e->master, len, e->dt);
+            ZSF_LAUNCH(cast_kernel, len, s, shard, e->master, len, e->dt);
         if (e->host_shard && !e->offload_optimizer)
-            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, e->shard, len * sizeof(float), cudaMemcpyDeviceToHost, s));
+            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, shard, len * sizeof(float), cudaMemcpyDeviceToHost, s));
     } else if (e->stage >= 1) {
         const float *part = e->master;
         if (e->offload_optimizer) {

@@ -14,6 +14,7 @@
 #include "offload.h"
 #include "optim.h"
 #include "partition.h"
+#include "stage3.h"
 #include "zerospec/case.h"
 
 #ifdef __cplusplus
@@ -52,27 +53,29 @@ typedef struct zsf_engine {
     int n_state;
     zsf_loss_scaler scaler;
     /* device buffers; model-dtype values are held in floats */
-    float *params;           /* stages 0-2: the full model; stage 3: the gathered model of one pass */
-    float *shard;            /* stage 3: this rank's parameter shards */
+    float *params;           /* stages 0-2: the full model (stage 3: NULL, units live in z3's pool) */
+    float *shard;            /* stage 3: this rank's parameter shards (offload_param: NULL, host_shard) */
     float *cast;             /* stages 1-2, fp16/bf16 or offload: the master partition cast for the all-gather */
     float *optim_scratch;    /* ZSF_OPTIM_SCRATCH floats */
     float *grad_micro;       /* one micro-step's full gradient */
     float *grad_full;        /* stages 0-1: the rank's accumulated full gradient */
     float *grad_part;        /* the reduced gradient partition (stage 0: = grad_full) */
-    float *recv;             /* stages 2-3: one micro-step's reduced partition */
+    float *recv;             /* stages 2-3: one micro-step's reduced partition (offload_param: also the
+                                publication's cast, sent down to host_shard) */
     float *master;           /* fp32 master partition (stage 0 fp32: = params; offload: NULL, off.master) */
     float *state[ZSF_OPTIM_N_STATE];
-    float *xbuf;             /* stages 1-3: W*len exchange buffer */
+    float *xbuf;             /* stages 1-2: W*len exchange buffer (stage 3: z3's, per unit) */
+    zsf_stage3 z3;           /* stage 3: per-unit gathers and reduce-scatters (stage3.h) */
     int64_t *rs_map, *ag_map;
     float *losses;           /* [GAS] micro-batch losses of the step */
     double *norm_partial, *norm;
     unsigned long long *first_bad;
     zsf_memory mem;
     /* offload (stages 1-3): the optimizer's master and state on the host, stepped by the CPU
-     * (offload.h); stage 3 offload_param: the shards on the host, copied up for each gather */
+     * (offload.h); stage 3 offload_param: the shards on the host, copied up unit by unit */
     int offload_optimizer, offload_param;
     zsf_offload off;
-    float *host_shard;       /* pinned, len floats; e->shard is then the device staging copy */
+    float *host_shard;       /* pinned, len floats (offload_param) */
     zsf_host_memory host;    /* cudaHostAlloc'ed bytes, the same rows */
     int64_t global_steps, applied_steps, skipped_steps;
 } zsf_engine;

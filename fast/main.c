@@ -92,6 +92,11 @@ static void print_memory(const zsf_engine *e)
                 snprintf(label, sizeof label, h ? "%d host" : offload ? "%d device" : "%d", r);
                 printf("%-10s %12lld %12lld %12lld %12lld %14lld\n", label, b[0], b[1], b[2], b[0] + b[1] + b[2], b[3]);
             }
+        if (e->stage == 3)   /* the gathered units are transient, as the ZeRO accounting treats them */
+            printf("stage 3: working includes the live-unit pool, %lld bytes per rank: 2 slots of the largest "
+                   "unit (%zu elements), the %d x %zu exchange buffer%s\n",
+                   (long long)e->z3.pool_bytes, e->z3.plan.max_numel, e->world, e->z3.plan.max_shard,
+                   e->offload_param ? ", the shard staging" : "");
     }
     free(all);
 }

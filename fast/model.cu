@@ -10,6 +10,7 @@
 #include "kernels/gelu.cuh"
 #include "kernels/layernorm.cuh"
 #include "kernels/matmul.cuh"
+#include "layer_plan.h"
 
 /* ------------------------------------------------------------------------------------------------
  * Activations (kept from the forward pass for the backward pass) and backward scratch. */
@@ -45,6 +46,7 @@ struct zsf_model {
     float *memory;
     size_t floats;
     int *tokens;                           /* [2,BT]: inputs, targets */
+    zsf_model_hooks hooks;                 /* stage 3: per-unit parameters (all NULL otherwise) */
 };
 
 static size_t layout(acts *a, float *base, const zs_model_dims *d, int B)
@@ -106,24 +108,78 @@ void zsf_model_free(zsf_model *m)
 int *zsf_model_inputs(zsf_model *m) { return m->tokens; }
 int *zsf_model_targets(zsf_model *m) { return m->tokens + (size_t)m->B * m->t->dims.seq; }
 
+void zsf_model_set_hooks(zsf_model *m, const zsf_model_hooks *hooks)
+{
+    zsf_model_hooks none = {NULL, NULL, NULL, NULL};
+    m->hooks = hooks ? *hooks : none;
+}
+
 size_t zsf_model_workspace_bytes(const zsf_model *m)
 {
     return m->floats * sizeof(float) + 2 * (size_t)m->B * m->t->dims.seq * sizeof(int);
 }
 
-/* Named views of a flat parameter (or gradient) buffer for layer l. */
+/* Where a unit's parameters (or gradients) are: `base` holds the flat elements from `first` on (the
+ * whole flat buffer: first = 0; stage 3: the engine's buffer for the unit). */
+typedef struct unit_ptr {
+    const float *base;
+    size_t first;
+} unit_ptr;
+
+static float *at(unit_ptr u, const zsf_param *p)
+{
+    return (float *)u.base + (p->offset - u.first);
+}
+
+static size_t unit_first(const zsf_params *t, int u, size_t *numel)
+{
+    int first, count;
+    zsf_unit_params(t, u, &first, &count);
+    const zsf_param *last = &t->p[first + count - 1];
+    *numel = last->offset + last->numel - t->p[first].offset;
+    return t->p[first].offset;
+}
+
+/* The hooks of model.h; without them the flat `params` buffer serves every unit. */
+static unit_ptr unit_fetch(zsf_model *m, const float *params, int u)
+{
+    if (!m->hooks.fetch)
+        return unit_ptr{params, 0};
+    size_t numel;
+    size_t first = unit_first(m->t, u, &numel);
+    return unit_ptr{m->hooks.fetch(m->hooks.ctx, u), first};
+}
+
+static void unit_release(zsf_model *m, int u)
+{
+    if (m->hooks.release)
+        m->hooks.release(m->hooks.ctx, u);
+}
+
+/* The unit's gradient is complete: rounded to the model dtype here (without hooks: all at once at the
+ * end of the backward pass), then handed to the engine. */
+static void unit_grads_done(zsf_model *m, float *grads, int u)
+{
+    if (!m->hooks.grads_done)
+        return;
+    size_t numel;
+    size_t first = unit_first(m->t, u, &numel);
+    round_inplace(grads + first, numel, m->dt, m->stream);
+    m->hooks.grads_done(m->hooks.ctx, u);
+}
+
+/* Named views of a unit's parameter (or gradient) buffer for layer l. */
 typedef struct block {
     float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
 } block;
 
-static block block_view(const zsf_params *t, const float *flat, int l)
+static block block_view(const zsf_params *t, unit_ptr u, int l)
 {
-    float *f = (float *)flat;
     block v;
     float **slots[ZSF_PER_LAYER] = {&v.ln1w, &v.ln1b, &v.qkvw, &v.qkvb, &v.attprojw, &v.attprojb,
                                     &v.ln2w, &v.ln2b, &v.fcw,  &v.fcb,  &v.fcprojw,  &v.fcprojb};
     for (int k = 0; k < ZSF_PER_LAYER; k++)
-        *slots[k] = f + zsf_param_layer(t, l, k)->offset;
+        *slots[k] = at(u, zsf_param_layer(t, l, k));
     return v;
 }
 
@@ -154,12 +210,14 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
     acts *a = &m->a;
     cudaStream_t s = m->stream;
     const zsf_dtype dt = m->dt;
-    const float *wte = params + zsf_param_wte(m->t)->offset;
+    const zsf_param *wte = zsf_param_wte(m->t);
 
-    encoder_forward(a->encoded, zsf_model_inputs(m), wte, params + zsf_param_wpe(m->t)->offset, B, T, C, dt, s);
+    unit_ptr emb = unit_fetch(m, params, 0);
+    encoder_forward(a->encoded, zsf_model_inputs(m), at(emb, wte), at(emb, zsf_param_wpe(m->t)), B, T, C, dt, s);
+    unit_release(m, 0);
     const float *residual = a->encoded;
     for (int l = 0; l < L; l++) {
-        block w = block_view(m->t, params, l);
+        block w = block_view(m->t, unit_fetch(m, params, 1 + l), l);
         float *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA, *atty = a->atty + l * oC;
         float *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC, *fch = a->fch + 4 * l * oC;
         float *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
@@ -174,11 +232,16 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
         gelu_forward(fch_gelu, fch, 4 * oC, dt, s);
         matmul_forward_residual(m->cublas, residual3, residual2, a->acc, fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C,
                                 C, dt, s);
+        unit_release(m, 1 + l);
         residual = residual3;
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, params + zsf_param_lnf_w(m->t)->offset,
-                      params + zsf_param_lnf_b(m->t)->offset, BT, C, dt, s);
-    lm_head_forward(m->cublas, a->probs, a->lnf, wte, BT, C, V);
+    unit_ptr lnf = unit_fetch(m, params, L + 1);
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, at(lnf, zsf_param_lnf_w(m->t)),
+                      at(lnf, zsf_param_lnf_b(m->t)), BT, C, dt, s);
+    unit_release(m, L + 1);
+    emb = unit_fetch(m, params, 0);   /* the tied LM head */
+    lm_head_forward(m->cublas, a->probs, a->lnf, at(emb, wte), BT, C, V);
+    unit_release(m, 0);
     round_inplace(a->probs, (size_t)BT * V, dt, s);   /* logits; the loss is fp32 from them */
     crossentropy_forward(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, s);
 }
@@ -196,23 +259,28 @@ void zsf_model_backward(zsf_model *m, const float *params, float *grads, float d
     acts *a = &m->a;
     cudaStream_t s = m->stream;
     const zsf_dtype dt = m->dt;
-    const float *wte = params + zsf_param_wte(m->t)->offset;
+    const unit_ptr gflat = {grads, 0};
     float *dwte = grads + zsf_param_wte(m->t)->offset;
 #define R(buf, n) round_inplace((buf), (size_t)(n), dt, s)
 
     crossentropy_backward(a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, s);
     R(a->probs, (size_t)BT * V);
-    lm_head_backward(m->cublas, a->dC, dwte, a->probs, a->lnf, wte, BT, C, V);
+    unit_ptr emb = unit_fetch(m, params, 0);   /* the tied LM head */
+    lm_head_backward(m->cublas, a->dC, dwte, a->probs, a->lnf, at(emb, zsf_param_wte(m->t)), BT, C, V);
+    unit_release(m, 0);
     R(a->dC, oC);
     CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(float), s));
     const float *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
     const zsf_param *lnfw = zsf_param_lnf_w(m->t), *lnfb = zsf_param_lnf_b(m->t);
-    layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, a->dC, last, params + lnfw->offset,
+    unit_ptr lnf = unit_fetch(m, params, L + 1);
+    layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, a->dC, last, at(lnf, lnfw),
                        a->lnf_mean, a->lnf_rstd, BT, C, s);
+    unit_release(m, L + 1);
+    unit_grads_done(m, grads, L + 1);
     R(a->dres, oC);
 
     for (int l = L - 1; l >= 0; l--) {
-        block w = block_view(m->t, params, l), dw = block_view(m->t, grads, l);
+        block w = block_view(m->t, unit_fetch(m, params, 1 + l), l), dw = block_view(m->t, gflat, l);
         const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * oC;
         const float *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA;
         const float *atty = a->atty + l * oC, *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC;
@@ -236,9 +304,13 @@ void zsf_model_backward(zsf_model *m, const float *params, float *grads, float d
         R(a->dC, oC);
         layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->dC, residual, w.ln1w, a->ln1_mean + l * oT,
                            a->ln1_rstd + l * oT, BT, C, s);
+        unit_release(m, 1 + l);
+        unit_grads_done(m, grads, 1 + l);
         R(a->dres, oC);
     }
     encoder_backward(dwte, grads + zsf_param_wpe(m->t)->offset, a->dres, zsf_model_inputs(m), B, T, C, s);
-    R(grads, m->t->numel);   /* the micro-step's .grad, in the model dtype */
+    unit_grads_done(m, grads, 0);
+    if (!m->hooks.grads_done)
+        R(grads, m->t->numel);   /* the micro-step's .grad, in the model dtype */
 #undef R
 }

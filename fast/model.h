@@ -33,6 +33,26 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss);
 /* Writes (does not accumulate) grads[numel] = d(dloss * loss)/d(params) for the last forward. */
 void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss);
 
+/* Stage 3 (engine.cu): the engine owns where each unit's parameters are (layer_plan.h numbers the
+ * units: 0 the embeddings, 1 + l block l, L + 1 the final LayerNorm; the tied LM head uses unit 0) and
+ * learns when a unit's gradient is final. The model calls, on the host, in layer_plan.h's use order:
+ *   fetch(u)      before queueing work that reads unit u's parameters; returns the device address of
+ *                 the unit's elements (flat layout from the unit's first element on), valid for work
+ *                 queued on the model's stream until release(u)
+ *   release(u)    after queueing the last read of this use
+ *   grads_done(u) backward: the unit's slice of `grads` is final, rounded to the model dtype, once the
+ *                 work queued so far on the model's stream has run
+ * With hooks set, forward and backward ignore their `params` argument (pass NULL). */
+typedef struct zsf_model_hooks {
+    const float *(*fetch)(void *ctx, int unit);
+    void (*release)(void *ctx, int unit);
+    void (*grads_done)(void *ctx, int unit);
+    void *ctx;
+} zsf_model_hooks;
+
+/* NULL: no hooks, the flat `params` buffer (stages 0-2). */
+void zsf_model_set_hooks(zsf_model *m, const zsf_model_hooks *hooks);
+
 /* Bytes of activation and activation-gradient workspace held. */
 size_t zsf_model_workspace_bytes(const zsf_model *m);
 
