@@ -274,6 +274,54 @@ void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucke
     nccl_end(c);
 }
 
+/* The mpi backend's byte exchanges: [send copy | receive area] in the float staging buffer. */
+static unsigned char *byte_staging(zsf_comm *c, size_t bytes)
+{
+    return (unsigned char *)host_staging(c, (bytes + sizeof(float) - 1) / sizeof(float));
+}
+
+static void bytes_through_host(zsf_comm *c, const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
+                               int all_to_all)
+{
+    unsigned char *h = byte_staging(c, send_bytes + recv_bytes), *in = h + send_bytes;
+    int cnt = mpi_count(all_to_all ? send_bytes / (size_t)c->world : send_bytes);
+    CUDA_CHECK(cudaMemcpyAsync(h, send, send_bytes, cudaMemcpyDeviceToHost, c->compute));
+    zsf_comm_sync(c);
+    if (all_to_all)
+        MPI_CHECK(MPI_Alltoall(h, cnt, MPI_BYTE, in, cnt, MPI_BYTE, MPI_COMM_WORLD));
+    else
+        MPI_CHECK(MPI_Allgather(h, cnt, MPI_BYTE, in, cnt, MPI_BYTE, MPI_COMM_WORLD));
+    CUDA_CHECK(cudaMemcpyAsync(recv, in, recv_bytes, cudaMemcpyHostToDevice, c->compute));
+    zsf_comm_sync(c);   /* the host buffer is reused right after */
+}
+
+void zsf_all_to_all_bytes(zsf_comm *c, const void *send, void *recv, size_t bytes)
+{
+    const size_t W = (size_t)c->world;
+    if (c->backend != ZSF_BACKEND_NCCL) {
+        bytes_through_host(c, send, W * bytes, recv, W * bytes, 1);
+        return;
+    }
+    nccl_begin(c);
+    for (int r = 0; r < c->world; r++) {
+        NCCL_CHECK(ncclSend((const unsigned char *)send + (size_t)r * bytes, bytes, ncclUint8, r, c->nccl,
+                            c->comm_stream));
+        NCCL_CHECK(ncclRecv((unsigned char *)recv + (size_t)r * bytes, bytes, ncclUint8, r, c->nccl, c->comm_stream));
+    }
+    nccl_end(c);
+}
+
+void zsf_all_gather_bytes(zsf_comm *c, const void *send, void *recv, size_t bytes)
+{
+    if (c->backend != ZSF_BACKEND_NCCL) {
+        bytes_through_host(c, send, bytes, recv, (size_t)c->world * bytes, 0);
+        return;
+    }
+    nccl_begin(c);
+    NCCL_CHECK(ncclAllGather(send, recv, bytes, ncclUint8, c->nccl, c->comm_stream));
+    nccl_end(c);
+}
+
 double zsf_all_reduce_sum_f64(zsf_comm *c, double v)
 {
     double *all = malloc((size_t)c->world * sizeof(double));

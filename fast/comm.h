@@ -70,6 +70,13 @@ void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const float *xbuf, f
                                int nb, zsf_dtype dt);
 void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const float *part, float *xbuf, const zsf_bucket *b, int nb);
 
+/* Byte exchanges (the 1-bit all-reduce's packed signs and scales; device buffers, every backend):
+ * all-to-all: send[W*bytes] holds block d for rank d, recv[W*bytes] receives block r from rank r
+ * (ncclSend/ncclRecv in one group); all-gather: send[bytes] of every rank -> recv[W*bytes] in rank
+ * order. */
+void zsf_all_to_all_bytes(zsf_comm *c, const void *send, void *recv, size_t bytes);
+void zsf_all_gather_bytes(zsf_comm *c, const void *send, void *recv, size_t bytes);
+
 /* Host scalars (MPI, every backend): sum of doubles folded in rank order; minimum of int64. */
 double zsf_all_reduce_sum_f64(zsf_comm *c, double v);
 int64_t zsf_all_reduce_min_i64(zsf_comm *c, int64_t v);

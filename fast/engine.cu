@@ -10,6 +10,7 @@
 #include "kernels/zero.cuh"
 #include "rng.h"
 #include "lr_sched.h"
+#include "onebit.h"
 #include "stage3.h"
 
 /* ------------------------------------------------------------------------------------------------
@@ -204,6 +205,8 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
         zsf_model_set_hooks(e->model, &hooks);
     }
     init_state(e);
+    if (zsf_optim_is_onebit(e->rule))   /* stage 0 only: the config layer refuses ZeRO for them */
+        e->onebit = zsf_onebit_new(e);
     return 0;
 }
 
@@ -213,7 +216,8 @@ void zsf_engine_free(zsf_engine *e)
     zsf_stage3_free(&e->z3);
     float *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
                       e->stage == 0 ? NULL : e->grad_part, e->master == e->params ? NULL : e->master,
-                      e->state[0], e->state[1], e->cast, e->optim_scratch};
+                      e->state[0], e->state[1], e->state[2], e->cast, e->optim_scratch};
+    zsf_onebit_free(e->onebit);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         cudaFree(owned[i]);
     cudaFree(e->rs_map);
@@ -461,7 +465,7 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
 
     for (int m = 0; m < gas; m++)
         run_micro_step(e, m, dloss);
-    if (e->stage == 0)
+    if (e->stage == 0 && (!e->onebit || zsf_onebit_allreduce_enabled(e->onebit)))   /* enable_backward_allreduce */
         all_reduce_gradients(e);
     else if (e->stage == 1)
         reduce_scatter_gradients(e, e->grad_full, e->grad_part);
@@ -489,7 +493,10 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
     rep->grad_norm = norm_scaled / (float)scale;   /* N_S / S, the pre-update scale (spec's choice) */
     /* DeepSpeed unscales with the scale after this step's update: on a growth step by 2S */
     float inv = unscale_factor(e, norm_scaled, (float)e->scaler.scale);
-    optimizer_step(e, inv, rep->lr);
+    if (!e->onebit)
+        optimizer_step(e, inv, rep->lr);
+    else if (zsf_onebit_step(e->onebit, e, inv, rep->lr, err))   /* each rank's own clip: inv is per rank */
+        return 1;
     publish_params(e);
     zsf_comm_sync(e->comm);
     e->applied_steps++;

@@ -110,6 +110,14 @@ static int train(const zsf_options *o, zs_case *kase, zsf_comm *comm)
         error_line(err.msg);
         return status;
     }
+    if (e.onebit && (o->resume_dir || o->save_dir)) {   /* as zs-ref: the error feedback depends on W */
+        zs_fail(&err, "%s: not supported with optimizer.type \"%s\" (its per-rank error-feedback state depends "
+                      "on the world size; docs/spec/checkpoint.md)", o->resume_dir ? "--resume" : "--save",
+                e.cfg->optimizer.type_name);
+        error_line(err.msg);
+        zsf_engine_free(&e);
+        return 2;
+    }
     if (o->resume_dir && (status = zsf_ckpt_resume(&e, o->resume_dir, &err)) != 0) {
         error_line(err.msg);
         zsf_engine_free(&e);

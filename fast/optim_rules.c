@@ -26,9 +26,18 @@ int zsf_optim_rule_of(const zs_ds_config *cfg, zsf_optim_rule *rule, zs_error *e
     case ZS_OPT_SGD:
         *rule = ZSF_TORCH_SGD;
         return 0;
+    case ZS_OPT_ONEBIT_ADAM:
+        *rule = ZSF_ONEBIT_ADAM;
+        return 0;
+    case ZS_OPT_ZERO_ONE_ADAM:
+        *rule = ZSF_ZERO_ONE_ADAM;
+        return 0;
+    case ZS_OPT_ONEBIT_LAMB:
+        *rule = ZSF_ONEBIT_LAMB;
+        return 0;
     default:
         return zs_fail(err, "optimizer \"%s\" is not implemented by zs-fast (it has Adam/AdamW, torch Adam/AdamW, "
-                            "Lamb, Adagrad, Lion and SGD)",
+                            "Lamb, Adagrad, Lion, SGD, OneBitAdam, ZeroOneAdam and OneBitLamb)",
                        o->type_name);
     }
 }
@@ -36,13 +45,16 @@ int zsf_optim_rule_of(const zs_ds_config *cfg, zsf_optim_rule *rule, zs_error *e
 const char *zsf_optim_rule_name(zsf_optim_rule r)
 {
     static const char *const names[ZSF_OPTIM_RULES] = {"FusedAdam", "torch.optim.Adam", "FusedLamb",
-                                                       "torch.optim.Adagrad", "FusedLion", "torch.optim.SGD"};
+                                                       "torch.optim.Adagrad", "FusedLion", "torch.optim.SGD",
+                                                       "OnebitAdam", "ZeroOneAdam", "OnebitLamb"};
     return r < ZSF_OPTIM_RULES ? names[r] : "?";
 }
 
 int zsf_optim_n_state(zsf_optim_rule r)
 {
-    return r == ZSF_FUSED_ADAM || r == ZSF_TORCH_ADAM || r == ZSF_FUSED_LAMB ? 2 : 1;
+    if (r == ZSF_ZERO_ONE_ADAM || r == ZSF_ONEBIT_LAMB)
+        return 3;
+    return r == ZSF_FUSED_ADAM || r == ZSF_TORCH_ADAM || r == ZSF_FUSED_LAMB || r == ZSF_ONEBIT_ADAM ? 2 : 1;
 }
 
 const char *zsf_optim_state_name(zsf_optim_rule r, int k)
@@ -54,6 +66,10 @@ const char *zsf_optim_state_name(zsf_optim_rule r, int k)
         return k == 0 ? "momentum_buffer" : NULL;
     case ZSF_FUSED_LION:
         return k == 0 ? "exp_avg" : NULL;
+    case ZSF_ZERO_ONE_ADAM:
+        return k == 0 ? "exp_avg" : k == 1 ? "exp_avg_sq" : k == 2 ? "momentum_accumulator" : NULL;
+    case ZSF_ONEBIT_LAMB:
+        return k == 0 ? "exp_avg" : k == 1 ? "exp_avg_sq" : k == 2 ? "exp_avg_sq_fresh" : NULL;
     default:
         return k == 0 ? "exp_avg" : k == 1 ? "exp_avg_sq" : NULL;
     }
@@ -62,6 +78,11 @@ const char *zsf_optim_state_name(zsf_optim_rule r, int k)
 int zsf_optim_has_betas(zsf_optim_rule r)
 {
     return r != ZSF_TORCH_ADAGRAD && r != ZSF_TORCH_SGD;
+}
+
+int zsf_optim_is_onebit(zsf_optim_rule r)
+{
+    return r == ZSF_ONEBIT_ADAM || r == ZSF_ZERO_ONE_ADAM || r == ZSF_ONEBIT_LAMB;
 }
 
 int zsf_optim_per_tensor(zsf_optim_rule r)

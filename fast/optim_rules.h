@@ -25,11 +25,14 @@ typedef enum zsf_optim_rule {
     ZSF_TORCH_ADAGRAD,    /* "Adagrad" */
     ZSF_FUSED_LION,       /* "Lion" */
     ZSF_TORCH_SGD,        /* "SGD" */
+    ZSF_ONEBIT_ADAM,      /* "OneBitAdam": the 1-bit family (onebit.h) steps the whole stage-0 model itself */
+    ZSF_ZERO_ONE_ADAM,    /* "ZeroOneAdam" */
+    ZSF_ONEBIT_LAMB,      /* "OneBitLamb" */
     ZSF_OPTIM_RULES
 } zsf_optim_rule;
 
 /* At most this many state tensors per element. */
-#define ZSF_OPTIM_N_STATE 2
+#define ZSF_OPTIM_N_STATE 3
 
 /* 0 and *rule if zs-fast implements the config's optimizer, else -1 naming it. */
 int zsf_optim_rule_of(const zs_ds_config *cfg, zsf_optim_rule *rule, zs_error *err);
@@ -39,6 +42,8 @@ int zsf_optim_n_state(zsf_optim_rule r);
 const char *zsf_optim_state_name(zsf_optim_rule r, int k);
 /* Whether the optimizer has betas (OneCycle cycles beta1 of those only). */
 int zsf_optim_has_betas(zsf_optim_rule r);
+/* The 1-bit family (OneBitAdam, ZeroOneAdam, OneBitLamb): stepped by onebit.h, not zsf_optim_step. */
+int zsf_optim_is_onebit(zsf_optim_rule r);
 /* Lamb's trust ratio is per tensor: at stage 0 the optimizer steps each parameter separately. */
 int zsf_optim_per_tensor(zsf_optim_rule r);
 

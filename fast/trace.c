@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "comm.h"
+#include "onebit.h"
 
 /* The writer can only fail on a programming error or out of memory here: abort the job. */
 static void must(int rc, const zs_error *err)
@@ -180,6 +181,8 @@ void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
             add_params(t, e, name);
         }
     }
+    if (e->onebit)   /* error buffers, counters, OnebitLamb's coefficients */
+        zsf_onebit_trace(e->onebit, e, t->w, k);
     if (e->dt != ZSF_FP32)   /* after the loop: t->mine is free again */
         add_model(t, e, k);
 }

@@ -55,15 +55,45 @@ static void test_selection_and_state_names(void **state)
     assert_true(zsf_optim_per_tensor(ZSF_FUSED_LAMB) && !zsf_optim_per_tensor(ZSF_FUSED_ADAM));
 }
 
+/* The 1-bit family: selected, stepped by onebit.h, with zs-ref's state names (a third per element for
+ * ZeroOneAdam and OnebitLamb). */
+static void test_onebit_selection(void **state)
+{
+    (void)state;
+    const struct {
+        zs_optimizer_type type;
+        zsf_optim_rule rule;
+        const char *s2;
+    } rows[] = {{ZS_OPT_ONEBIT_ADAM, ZSF_ONEBIT_ADAM, NULL},
+                {ZS_OPT_ZERO_ONE_ADAM, ZSF_ZERO_ONE_ADAM, "momentum_accumulator"},
+                {ZS_OPT_ONEBIT_LAMB, ZSF_ONEBIT_LAMB, "exp_avg_sq_fresh"}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        zs_ds_config c = with(rows[i].type, 0);
+        zsf_optim_rule r;
+        zs_error err = {{0}};
+        assert_int_equal(zsf_optim_rule_of(&c, &r, &err), 0);
+        assert_int_equal(r, rows[i].rule);
+        assert_true(zsf_optim_is_onebit(r) && zsf_optim_has_betas(r) && !zsf_optim_per_tensor(r));
+        assert_string_equal(zsf_optim_state_name(r, 0), "exp_avg");
+        assert_string_equal(zsf_optim_state_name(r, 1), "exp_avg_sq");
+        assert_int_equal(zsf_optim_n_state(r), rows[i].s2 ? 3 : 2);
+        if (rows[i].s2)
+            assert_string_equal(zsf_optim_state_name(r, 2), rows[i].s2);
+        assert_null(zsf_optim_state_name(r, zsf_optim_n_state(r)));
+    }
+    assert_false(zsf_optim_is_onebit(ZSF_FUSED_ADAM));
+    assert_string_equal(zsf_optim_rule_name(ZSF_ONEBIT_LAMB), "OnebitLamb");
+}
+
 static void test_unsupported_and_missing(void **state)
 {
     (void)state;
-    zs_ds_config c = with(ZS_OPT_ONEBIT_ADAM, 0);
-    snprintf(c.optimizer.type_name, sizeof c.optimizer.type_name, "OneBitAdam");
+    zs_ds_config c = with(ZS_OPT_MUADAM, 0);   /* MuP: not implemented anywhere in zerospec's engines */
+    snprintf(c.optimizer.type_name, sizeof c.optimizer.type_name, "MuAdam");
     zsf_optim_rule r;
     zs_error err = {{0}};
     assert_int_equal(zsf_optim_rule_of(&c, &r, &err), -1);
-    assert_non_null(strstr(err.msg, "OneBitAdam"));
+    assert_non_null(strstr(err.msg, "MuAdam"));
     c.has_optimizer = 0;
     assert_int_equal(zsf_optim_rule_of(&c, &r, &err), -1);
     assert_non_null(strstr(err.msg, "no \"optimizer\""));
@@ -114,6 +144,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_selection_and_state_names),
+        cmocka_unit_test(test_onebit_selection),
         cmocka_unit_test(test_unsupported_and_missing),
         cmocka_unit_test(test_fused_scalars),
         cmocka_unit_test(test_torch_scalars),

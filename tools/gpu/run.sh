@@ -244,13 +244,13 @@ if command -v compute-sanitizer >/dev/null; then   # fp32, fp16 (loss scaling, c
       echo "memcheck (zs-fast, $c, W=1, mpi backend, 2 steps): FAILED (see runs.log)" | tee -a "$summary"
   done
 fi
-# What zs-fast does not implement is refused with exit status 2 and one error line: a 1-bit optimizer.
-onebit=$traces/onebit_refusal.json
-$py -c 'import json,sys; c=json.load(open(sys.argv[1])); c["name"]="onebit_refusal"
-c["ds_config"]["optimizer"]={"type":"OneBitAdam","params":{"lr":0.01,"freeze_step":2}}
-json.dump(c,open(sys.argv[2],"w"))' conformance/cases/fp32_zero0_adamw.json "$onebit"
-rc=0; "${mpirun_base[@]}" -np 1 "$bin/zs-fast" --case "$onebit" --quiet >>"$OUT/runs.log" 2>&1 || rc=$?
-echo "refusal (OneBitAdam): exit $rc, $(grep 'zs-fast: error:' "$OUT/runs.log" | tail -1)" | tee -a "$summary"
+# What zs-fast does not implement is refused with exit status 2 and one error line: MuP's MuAdam.
+unsup=$traces/unsupported_refusal.json
+$py -c 'import json,sys; c=json.load(open(sys.argv[1])); c["name"]="unsupported_refusal"
+c["ds_config"]["optimizer"]={"type":"MuAdam","params":{"lr":0.01}}
+json.dump(c,open(sys.argv[2],"w"))' conformance/cases/fp32_zero0_adamw.json "$unsup"
+rc=0; "${mpirun_base[@]}" -np 1 "$bin/zs-fast" --case "$unsup" --quiet >>"$OUT/runs.log" 2>&1 || rc=$?
+echo "refusal (MuAdam): exit $rc, $(grep 'zs-fast: error:' "$OUT/runs.log" | tail -1)" | tee -a "$summary"
 if ls "$parts"/*.unsupported >/dev/null 2>&1; then
   echo "unsupported cases (zs-fast exit 2):" | tee -a "$summary"
   cat "$parts"/*.unsupported | sed 's/^/  /' | tee -a "$summary"
