@@ -74,6 +74,7 @@ typedef struct zsf_engine {
     zsf_offload off;
     float *host_shard;       /* pinned, len floats; e->shard is then the device staging copy */
     zsf_host_memory host;    /* cudaHostAlloc'ed bytes, the same rows */
+    struct zsf_muon *muon;   /* Muon (muon.h): param groups, momentum, Newton-Schulz; NULL otherwise */
     int64_t global_steps, applied_steps, skipped_steps;
 } zsf_engine;
 

@@ -26,9 +26,12 @@ int zsf_optim_rule_of(const zs_ds_config *cfg, zsf_optim_rule *rule, zs_error *e
     case ZS_OPT_SGD:
         *rule = ZSF_TORCH_SGD;
         return 0;
+    case ZS_OPT_MUON:
+        *rule = ZSF_MUON;
+        return 0;
     default:
         return zs_fail(err, "optimizer \"%s\" is not implemented by zs-fast (it has Adam/AdamW, torch Adam/AdamW, "
-                            "Lamb, Adagrad, Lion and SGD)",
+                            "Lamb, Adagrad, Lion, SGD and Muon)",
                        o->type_name);
     }
 }
@@ -36,7 +39,8 @@ int zsf_optim_rule_of(const zs_ds_config *cfg, zsf_optim_rule *rule, zs_error *e
 const char *zsf_optim_rule_name(zsf_optim_rule r)
 {
     static const char *const names[ZSF_OPTIM_RULES] = {"FusedAdam", "torch.optim.Adam", "FusedLamb",
-                                                       "torch.optim.Adagrad", "FusedLion", "torch.optim.SGD"};
+                                                       "torch.optim.Adagrad", "FusedLion", "torch.optim.SGD",
+                                                       "MuonWithAuxAdam"};
     return r < ZSF_OPTIM_RULES ? names[r] : "?";
 }
 
@@ -61,7 +65,8 @@ const char *zsf_optim_state_name(zsf_optim_rule r, int k)
 
 int zsf_optim_has_betas(zsf_optim_rule r)
 {
-    return r != ZSF_TORCH_ADAGRAD && r != ZSF_TORCH_SGD;
+    /* MuonWithAuxAdam is built with defaults dict(): OneCycle does not cycle its betas */
+    return r != ZSF_TORCH_ADAGRAD && r != ZSF_TORCH_SGD && r != ZSF_MUON;
 }
 
 int zsf_optim_per_tensor(zsf_optim_rule r)

@@ -25,6 +25,7 @@ typedef enum zsf_optim_rule {
     ZSF_TORCH_ADAGRAD,    /* "Adagrad" */
     ZSF_FUSED_LION,       /* "Lion" */
     ZSF_TORCH_SGD,        /* "SGD" */
+    ZSF_MUON,             /* "Muon": MuonWithAuxAdam, two param groups (muon.h; not through zsf_optim_step) */
     ZSF_OPTIM_RULES
 } zsf_optim_rule;
 
