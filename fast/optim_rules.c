@@ -46,7 +46,7 @@ const char *zsf_optim_rule_name(zsf_optim_rule r)
 
 int zsf_optim_n_state(zsf_optim_rule r)
 {
-    return r == ZSF_FUSED_ADAM || r == ZSF_TORCH_ADAM || r == ZSF_FUSED_LAMB ? 2 : 1;
+    return r == ZSF_FUSED_ADAM || r == ZSF_TORCH_ADAM || r == ZSF_FUSED_LAMB || r == ZSF_MUON ? 2 : 1;
 }
 
 const char *zsf_optim_state_name(zsf_optim_rule r, int k)
