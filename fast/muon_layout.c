@@ -5,47 +5,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int name_contains(const char *name, const char *word)
+/* Whether `word` (lower case) occurs in `name`, ignoring case: DeepSpeed tests name.lower(). */
+static int contains_ignoring_case(const char *name, const char *word)
 {
-    char lower[sizeof ((zsf_param *)0)->name];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof lower; i++)
-        lower[i] = (char)tolower((unsigned char)name[i]);
-    lower[i] = '\0';
-    return strstr(lower, word) != NULL;
+    const size_t n = strlen(name), w = strlen(word);
+    for (size_t at = 0; at + w <= n; at++) {
+        size_t i = 0;
+        while (i < w && tolower((unsigned char)name[at + i]) == word[i])
+            i++;
+        if (i == w)
+            return 1;
+    }
+    return 0;
 }
 
 int zsf_muon_uses(const zsf_param *p)
 {
-    return p->ndim >= 2 && !name_contains(p->name, "embed") && !name_contains(p->name, "lm_head");
+    return p->ndim >= 2 && !contains_ignoring_case(p->name, "embed") && !contains_ignoring_case(p->name, "lm_head");
 }
 
-/* torch.Size's ordering: lexicographic over the dimensions, a prefix before the longer shape. */
-static int shape_greater(const zsf_param *a, const zsf_param *b)
+/* qsort over (parameter, model index) pairs: larger torch.Size first (lexicographic over the
+ * dimensions, a prefix before the longer shape), equal shapes in model order (Python's stable sort). */
+typedef struct ranked {
+    const zsf_param *p;
+    int index;
+} ranked;
+
+static int by_shape_descending(const void *x, const void *y)
 {
-    for (int d = 0; d < a->ndim && d < b->ndim; d++)
-        if (a->shape[d] != b->shape[d])
-            return a->shape[d] > b->shape[d];
-    return a->ndim > b->ndim;
+    const ranked *a = (const ranked *)x, *b = (const ranked *)y;
+    const int dims = a->p->ndim < b->p->ndim ? a->p->ndim : b->p->ndim;
+    for (int d = 0; d < dims; d++)
+        if (a->p->shape[d] != b->p->shape[d])
+            return a->p->shape[d] > b->p->shape[d] ? -1 : 1;
+    if (a->p->ndim != b->p->ndim)
+        return a->p->ndim > b->p->ndim ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
 }
 
 int zsf_muon_order(const zsf_params *t, int *order)
 {
-    int n_muon = 0, k;
-    for (int p = 0; p < t->n; p++) {   /* insertion after every equal shape keeps the sort stable */
-        if (!zsf_muon_uses(&t->p[p]))
-            continue;
-        int at = n_muon;
-        while (at > 0 && shape_greater(&t->p[p], &t->p[order[at - 1]]))
-            at--;
-        memmove(order + at + 1, order + at, (size_t)(n_muon - at) * sizeof(int));
-        order[at] = p;
-        n_muon++;
-    }
-    k = n_muon;
+    ranked *muon = malloc((t->n > 0 ? (size_t)t->n : 1) * sizeof(ranked));
+    if (!muon)
+        return -1;
+    int n_muon = 0, k = 0;
+    for (int p = 0; p < t->n; p++)
+        if (zsf_muon_uses(&t->p[p]))
+            muon[n_muon++] = (ranked){&t->p[p], p};
+    qsort(muon, (size_t)n_muon, sizeof(ranked), by_shape_descending);
+    for (; k < n_muon; k++)
+        order[k] = muon[k].index;
     for (int p = 0; p < t->n; p++)
         if (!zsf_muon_uses(&t->p[p]))
             order[k++] = p;
+    free(muon);
     return n_muon;
 }
 
@@ -76,7 +89,8 @@ int zsf_muon_partition_init(zsf_partition *p, const zsf_params *t, int stage, in
     for (int i = 0; i < t->n; i++)
         sizes[i] = t->p[i].numel;
     const int n_muon = zsf_muon_order(t, order), counts[2] = {n_muon, t->n - n_muon};
-    int rc = zsf_partition_init_grouped(p, stage, world, sizes, t->n, order, counts, 2, err);
+    int rc = n_muon < 0 ? zs_fail(err, "out of memory")
+                        : zsf_partition_init_grouped(p, stage, world, sizes, t->n, order, counts, 2, err);
     free(sizes);
     free(order);
     return rc;
@@ -96,6 +110,11 @@ int zsf_muon_plan_init(zsf_muon_plan *m, const zsf_params *t, const zsf_partitio
         return zs_fail(err, "out of memory");
     }
     const int n_muon = zsf_muon_order(t, order);
+    if (n_muon < 0) {
+        free(order);
+        zsf_muon_plan_free(m);
+        return zs_fail(err, "out of memory");
+    }
     const size_t P = part->group_len[0], lo = (size_t)rank * P, hi = lo + P;
     size_t start = 0;   /* the parameter's first element in the muon group's flat buffer */
     for (int k = 0; k < n_muon; k++) {

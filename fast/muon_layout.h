@@ -26,7 +26,7 @@ extern "C" {
 int zsf_muon_uses(const zsf_param *p);
 
 /* order[0..n_muon) = the muon parameters sorted by shape, descending, stably; order[n_muon..t->n) =
- * the others in model order. Returns n_muon. */
+ * the others in model order. Returns n_muon, or -1 out of memory. */
 int zsf_muon_order(const zsf_params *t, int *order);
 
 /* What zs-fast, like the reference, does not model of Muon (docs/spec/optimizers.md §8a.6): stage 3,

@@ -90,16 +90,18 @@ int zsf_partition_init_grouped(zsf_partition *p, int stage, int world, const siz
         zsf_partition_free(p);
         return zs_fail(err, "out of memory");
     }
-    for (int i = 0; i < n_params; i++)
+    size_t group_numel[ZSF_PARTITION_MAX_GROUPS] = {0};
+    for (int i = 0, g = 0, left = group_count[0]; i < n_params; i++, left--) {
         model_offset[i] = i ? model_offset[i - 1] + param_numel[i - 1] : 0;
+        while (left == 0 && g + 1 < n_groups)   /* order[i] opens the next non-empty group */
+            left = group_count[++g];
+        group_numel[g] += param_numel[order[i]];
+    }
     p->n_groups = n_groups;
     p->len = 0;
-    for (int g = 0, first = 0; g < n_groups; first += group_count[g], g++) {
-        size_t numel = 0;
-        for (int k = first; k < first + group_count[g]; k++)
-            numel += param_numel[order[k]];
+    for (int g = 0; g < n_groups; g++) {   /* the pieces, one group after the other */
         p->group_offset[g] = p->len;
-        p->group_len[g] = aligned_piece(numel, (size_t)world);
+        p->group_len[g] = aligned_piece(group_numel[g], (size_t)world);
         p->len += p->group_len[g];
     }
     const size_t total = (size_t)world * p->len;
