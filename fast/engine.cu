@@ -8,6 +8,7 @@
 
 #include "cpu_optim.h"
 #include "kernels/zero.cuh"
+#include "muon.h"
 #include "rng.h"
 #include "lr_sched.h"
 #include "onebit.h"
@@ -182,7 +183,9 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
         zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
     for (int i = 0; i < e->t.n; i++)
         sizes[i] = e->t.p[i].numel;
-    int rc = zsf_partition_init(&e->part, e->stage, e->world, sizes, e->t.n, err);
+    int rc = e->rule == ZSF_MUON ? zsf_muon_check(e->stage, e->batch.grad_accum_steps, err) ||
+                                       zsf_muon_partition_init(&e->part, &e->t, e->stage, e->world, err)
+                                 : zsf_partition_init(&e->part, e->stage, e->world, sizes, e->t.n, err);
     free(sizes);
     if (rc)
         return 2;
@@ -207,11 +210,14 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
     init_state(e);
     if (zsf_optim_is_onebit(e->rule))   /* stage 0 only: the config layer refuses ZeRO for them */
         e->onebit = zsf_onebit_new(e);
+    if (e->rule == ZSF_MUON && zsf_muon_init(e, err))
+        zsf_die(__FILE__, __LINE__, "zsf_muon_init", err->msg);
     return 0;
 }
 
 void zsf_engine_free(zsf_engine *e)
 {
+    zsf_muon_free(e);
     zsf_model_free(e->model);
     zsf_stage3_free(&e->z3);
     float *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
@@ -404,6 +410,10 @@ static void optimizer_step(zsf_engine *e, float inv, double lr)
     zsf_optim_scalars sc;
     zsf_optim_scalars_for(e->rule, &e->cfg->optimizer, e->applied_steps + 1, lr, b1, b2, &sc);
     cudaStream_t s = e->comm->compute;
+    if (e->muon) {   /* two param groups with their own rules */
+        zsf_muon_step(e, inv, lr);
+        return;
+    }
     if (e->offload_optimizer) {   /* on the CPU; the model-dtype partition comes back for publishing */
         float *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
         zsf_offload_step(&e->off, &sc, inv, e->grad_part, model_dev, s);
@@ -469,6 +479,8 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
         all_reduce_gradients(e);
     else if (e->stage == 1)
         reduce_scatter_gradients(e, e->grad_full, e->grad_part);
+    if (e->muon)   /* before the overflow check, norm and unscale, as DeepSpeed's gradient epilogue */
+        zsf_muon_hook(e);
     rep->loss = step_loss(e, rep->rank_loss);
 
     int64_t first_bad = -1;

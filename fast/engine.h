@@ -78,6 +78,7 @@ typedef struct zsf_engine {
     float *host_shard;       /* pinned, len floats (offload_param) */
     zsf_host_memory host;    /* cudaHostAlloc'ed bytes, the same rows */
     struct zsf_onebit *onebit;   /* the 1-bit family (onebit.h): it owns the step at stage 0 */
+    struct zsf_muon *muon;   /* Muon (muon.h): param groups, momentum, Newton-Schulz; NULL otherwise */
     int64_t global_steps, applied_steps, skipped_steps;
 } zsf_engine;
 

@@ -118,6 +118,12 @@ static int train(const zsf_options *o, zs_case *kase, zsf_comm *comm)
         zsf_engine_free(&e);
         return 2;
     }
+    if ((o->resume_dir || o->save_dir) && e.rule == ZSF_MUON) {   /* as zs-ref: the format has no groups */
+        error_line("--save/--resume with optimizer.type \"Muon\": its two param groups reorder the flat layout "
+                   "(docs/spec/optimizers.md §8a.2), which the checkpoint format does not describe");
+        zsf_engine_free(&e);
+        return 2;
+    }
     if (o->resume_dir && (status = zsf_ckpt_resume(&e, o->resume_dir, &err)) != 0) {
         error_line(err.msg);
         zsf_engine_free(&e);

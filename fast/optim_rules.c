@@ -35,9 +35,12 @@ int zsf_optim_rule_of(const zs_ds_config *cfg, zsf_optim_rule *rule, zs_error *e
     case ZS_OPT_ONEBIT_LAMB:
         *rule = ZSF_ONEBIT_LAMB;
         return 0;
+    case ZS_OPT_MUON:
+        *rule = ZSF_MUON;
+        return 0;
     default:
         return zs_fail(err, "optimizer \"%s\" is not implemented by zs-fast (it has Adam/AdamW, torch Adam/AdamW, "
-                            "Lamb, Adagrad, Lion, SGD, OneBitAdam, ZeroOneAdam and OneBitLamb)",
+                            "Lamb, Adagrad, Lion, SGD, OneBitAdam, ZeroOneAdam, OneBitLamb and Muon)",
                        o->type_name);
     }
 }
@@ -46,7 +49,7 @@ const char *zsf_optim_rule_name(zsf_optim_rule r)
 {
     static const char *const names[ZSF_OPTIM_RULES] = {"FusedAdam", "torch.optim.Adam", "FusedLamb",
                                                        "torch.optim.Adagrad", "FusedLion", "torch.optim.SGD",
-                                                       "OnebitAdam", "ZeroOneAdam", "OnebitLamb"};
+                                                       "OnebitAdam", "ZeroOneAdam", "OnebitLamb", "MuonWithAuxAdam"};
     return r < ZSF_OPTIM_RULES ? names[r] : "?";
 }
 
@@ -54,7 +57,8 @@ int zsf_optim_n_state(zsf_optim_rule r)
 {
     if (r == ZSF_ZERO_ONE_ADAM || r == ZSF_ONEBIT_LAMB)
         return 3;
-    return r == ZSF_FUSED_ADAM || r == ZSF_TORCH_ADAM || r == ZSF_FUSED_LAMB || r == ZSF_ONEBIT_ADAM ? 2 : 1;
+    return r == ZSF_FUSED_ADAM || r == ZSF_TORCH_ADAM || r == ZSF_FUSED_LAMB || r == ZSF_ONEBIT_ADAM ||
+           r == ZSF_MUON ? 2 : 1;
 }
 
 const char *zsf_optim_state_name(zsf_optim_rule r, int k)
@@ -77,7 +81,8 @@ const char *zsf_optim_state_name(zsf_optim_rule r, int k)
 
 int zsf_optim_has_betas(zsf_optim_rule r)
 {
-    return r != ZSF_TORCH_ADAGRAD && r != ZSF_TORCH_SGD;
+    /* MuonWithAuxAdam is built with defaults dict(): OneCycle does not cycle its betas */
+    return r != ZSF_TORCH_ADAGRAD && r != ZSF_TORCH_SGD && r != ZSF_MUON;
 }
 
 int zsf_optim_is_onebit(zsf_optim_rule r)

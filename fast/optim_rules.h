@@ -28,6 +28,7 @@ typedef enum zsf_optim_rule {
     ZSF_ONEBIT_ADAM,      /* "OneBitAdam": the 1-bit family (onebit.h) steps the whole stage-0 model itself */
     ZSF_ZERO_ONE_ADAM,    /* "ZeroOneAdam" */
     ZSF_ONEBIT_LAMB,      /* "OneBitLamb" */
+    ZSF_MUON,             /* "Muon": MuonWithAuxAdam, two param groups (muon.h; not through zsf_optim_step) */
     ZSF_OPTIM_RULES
 } zsf_optim_rule;
 

@@ -9,6 +9,12 @@ static size_t ceil_div(size_t a, size_t b)
     return (a + b - 1) / b;
 }
 
+/* Stages 1-2: a piece of 2*ceil(n / 2W) elements per rank (nccl_start_alignment_factor 2). */
+static size_t aligned_piece(size_t numel, size_t W)
+{
+    return 2 * ceil_div(numel, 2 * W);
+}
+
 int zsf_partition_init(zsf_partition *p, int stage, int world, const size_t *param_numel, int n_params,
                        zs_error *err)
 {
@@ -25,7 +31,7 @@ int zsf_partition_init(zsf_partition *p, int stage, int world, const size_t *par
     if (stage == 0) {
         p->len = p->numel;
     } else if (stage <= 2) {
-        p->len = 2 * ceil_div(p->numel, 2 * W);
+        p->len = aligned_piece(p->numel, W);
     } else {
         size_t n = (size_t)n_params;
         p->n_params = n_params;
@@ -45,6 +51,68 @@ int zsf_partition_init(zsf_partition *p, int stage, int world, const size_t *par
             p->len += p->shard_len[i];
         }
     }
+    p->n_groups = 1;
+    p->group_len[0] = p->len;
+    return 0;
+}
+
+/* Fills the grouped map: group g's flat buffer (its parameters in order[] order, then padding) is cut
+ * into W pieces of group_len[g]; flat position q of it lies on rank q / P_g at group_offset[g] + q % P_g. */
+static void grouped_map(zsf_partition *p, const size_t *param_numel, const size_t *model_offset, const int *order,
+                        const int *group_count)
+{
+    const size_t total = (size_t)p->world * p->len;
+    for (size_t i = 0; i < total; i++)
+        p->map[i] = -1;
+    for (int g = 0, first = 0; g < p->n_groups; first += group_count[g], g++) {
+        size_t q = 0;
+        for (int k = first; k < first + group_count[g]; k++)
+            for (size_t e = 0; e < param_numel[order[k]]; e++, q++) {
+                size_t r = q / p->group_len[g], j = p->group_offset[g] + q % p->group_len[g];
+                p->map[r * p->len + j] = (int64_t)(model_offset[order[k]] + e);
+            }
+    }
+}
+
+int zsf_partition_init_grouped(zsf_partition *p, int stage, int world, const size_t *param_numel, int n_params,
+                               const int *order, const int *group_count, int n_groups, zs_error *err)
+{
+    if (zsf_partition_init(p, stage, world, param_numel, n_params, err))
+        return -1;
+    if (stage != 1 && stage != 2)
+        return 0;
+    if (n_groups < 1 || n_groups > ZSF_PARTITION_MAX_GROUPS) {
+        zsf_partition_free(p);
+        return zs_fail(err, "param groups: between 1 and %d, got %d", ZSF_PARTITION_MAX_GROUPS, n_groups);
+    }
+    size_t *model_offset = malloc((n_params > 0 ? (size_t)n_params : 1) * sizeof(size_t));
+    if (!model_offset) {
+        zsf_partition_free(p);
+        return zs_fail(err, "out of memory");
+    }
+    size_t group_numel[ZSF_PARTITION_MAX_GROUPS] = {0};
+    for (int i = 0, g = 0, left = group_count[0]; i < n_params; i++, left--) {
+        model_offset[i] = i ? model_offset[i - 1] + param_numel[i - 1] : 0;
+        while (left == 0 && g + 1 < n_groups)   /* order[i] opens the next non-empty group */
+            left = group_count[++g];
+        group_numel[g] += param_numel[order[i]];
+    }
+    p->n_groups = n_groups;
+    p->len = 0;
+    for (int g = 0; g < n_groups; g++) {   /* the pieces, one group after the other */
+        p->group_offset[g] = p->len;
+        p->group_len[g] = aligned_piece(group_numel[g], (size_t)world);
+        p->len += p->group_len[g];
+    }
+    const size_t total = (size_t)world * p->len;
+    p->map = malloc((total ? total : 1) * sizeof(int64_t));
+    if (!p->map) {
+        free(model_offset);
+        zsf_partition_free(p);
+        return zs_fail(err, "out of memory");
+    }
+    grouped_map(p, param_numel, model_offset, order, group_count);
+    free(model_offset);
     return 0;
 }
 
@@ -53,6 +121,7 @@ void zsf_partition_free(zsf_partition *p)
     free(p->param_numel);
     free(p->param_offset);
     free(p->shard_len);
+    free(p->map);
     memset(p, 0, sizeof *p);
 }
 
@@ -75,6 +144,10 @@ void zsf_partition_own_map(const zsf_partition *p, int rank, int64_t *own)
         stage3_own_map(p, rank, own);
         return;
     }
+    if (p->map) {
+        memcpy(own, p->map + (size_t)rank * p->len, p->len * sizeof(int64_t));
+        return;
+    }
     /* stage 0: the whole model; stages 1/2: one contiguous slice of the padded flat buffer */
     size_t start = p->stage == 0 ? 0 : (size_t)rank * p->len;
     for (size_t j = 0; j < p->len; j++)
@@ -85,6 +158,8 @@ int64_t zsf_partition_index(const zsf_partition *p, int rank, size_t j)
 {
     if (j >= p->len)
         return -1;
+    if (p->map)
+        return p->map[(size_t)rank * p->len + j];
     if (p->stage != 3)
         return (p->stage == 0 ? 0 : (size_t)rank * p->len) + j < p->numel
                    ? (int64_t)((p->stage == 0 ? 0 : (size_t)rank * p->len) + j) : -1;

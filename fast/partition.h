@@ -9,6 +9,10 @@
  *   stage 3    each parameter p separately (DeepSpeed partition_parameters.py _partition_param):
  *              shard = ceil(n_p / W); rank r owns elements [r*shard, (r+1)*shard) of p (beyond n_p:
  *              padding); the partition is the concatenation of the rank's shards in HF order.
+ *   grouped    stages 1, 2 with param groups (Muon: docs/spec/optimizers.md §8a.2): DeepSpeed
+ *              flattens, pads (to a multiple of 2W) and cuts each group separately, in the group's own
+ *              parameter order; rank r's partition is its piece of group 0, then of group 1, ...
+ *              (group_offset / group_len); an explicit map gives the model index of every element.
  *
  * Exchange buffer: a reduce-scatter sends, and an all-gather receives, W*len elements. zs-fast cuts
  * the partition into buckets (ranges [offset, offset+count) of partition elements, at most
@@ -30,12 +34,18 @@
 extern "C" {
 #endif
 
+#define ZSF_PARTITION_MAX_GROUPS 2
+
 typedef struct zsf_partition {
     int stage, world;
     size_t numel;          /* model elements */
     size_t len;            /* elements of every rank's partition */
     int n_params;          /* stage 3 only: per-parameter sizes, offsets and shards */
     size_t *param_numel, *param_offset, *shard_len;
+    int n_groups;          /* 1 unless built by zsf_partition_init_grouped at stage 1/2 */
+    size_t group_len[ZSF_PARTITION_MAX_GROUPS];      /* group g's piece of every rank's partition */
+    size_t group_offset[ZSF_PARTITION_MAX_GROUPS];   /* where that piece starts in the partition */
+    int64_t *map;          /* grouped only: model index of element j of rank r at [r*len + j], or -1 */
 } zsf_partition;
 
 typedef struct zsf_bucket {
@@ -44,6 +54,11 @@ typedef struct zsf_bucket {
 
 int zsf_partition_init(zsf_partition *p, int stage, int world, const size_t *param_numel, int n_params,
                        zs_error *err);
+/* Stages 1-2 with param groups: order[] lists the n_params parameter indices (HF order numbers) in
+ * flat layout order, group g being the next group_count[g] of them (n_groups <= ZSF_PARTITION_MAX_GROUPS,
+ * counts summing to n_params). Other stages: as zsf_partition_init (the layout stays HF order). */
+int zsf_partition_init_grouped(zsf_partition *p, int stage, int world, const size_t *param_numel, int n_params,
+                               const int *order, const int *group_count, int n_groups, zs_error *err);
 void zsf_partition_free(zsf_partition *p);
 
 /* Flat model index of element j of `rank`'s partition, or -1 for padding. */

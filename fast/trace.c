@@ -11,6 +11,7 @@
 #include "check.h"
 #include "comm.h"
 #include "onebit.h"
+#include "muon.h"
 
 /* The writer can only fail on a programming error or out of memory here: abort the job. */
 static void must(int rc, const zs_error *err)
@@ -105,6 +106,38 @@ static void add_model(zsf_trace *t, zsf_engine *e, long long k)
     }
 }
 
+/* Muon at stages 1-2: step<k>/rank<r>/momentum_buffer, each rank's own length (the whole muon
+ * parameters touching its partition); absent for a rank with none, as in zs-ref. */
+static void add_momentum(zsf_trace *t, zsf_engine *e, long long k)
+{
+    const size_t len = zsf_muon_momentum_len(e);
+    if (len > (size_t)INT_MAX)
+        zsf_die(__FILE__, __LINE__, "add_momentum", "momentum buffer too large for one MPI_Gatherv");
+    int mine = (int)len, *counts = malloc((size_t)e->world * 2 * sizeof(int)), total = 0;
+    float *buf = malloc((len ? len : 1) * sizeof(float)), *all = NULL;
+    if (!counts || !buf)
+        zsf_die(__FILE__, __LINE__, "add_momentum", "out of host memory");
+    int *displs = counts + e->world;
+    zsf_muon_read_momentum(e, buf);
+    MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD));
+    for (int r = 0; r < e->world; r++) {
+        displs[r] = total;
+        total += counts[r];
+    }
+    if (e->rank == 0 && !(all = malloc((total ? (size_t)total : 1) * sizeof(float))))
+        zsf_die(__FILE__, __LINE__, "add_momentum", "out of host memory");
+    MPI_CHECK(MPI_Gatherv(buf, mine, MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD));
+    char name[200];
+    for (int r = 0; e->rank == 0 && r < e->world; r++)
+        if (counts[r]) {
+            snprintf(name, sizeof name, "step%lld/rank%d/momentum_buffer", k, r);
+            add_f32(t, name, all + displs[r], (size_t)counts[r]);
+        }
+    free(all);
+    free(buf);
+    free(counts);
+}
+
 void zsf_trace_begin(zsf_trace *t, zsf_engine *e)
 {
     memset(t, 0, sizeof *t);
@@ -183,6 +216,8 @@ void zsf_trace_step(zsf_trace *t, zsf_engine *e, const zsf_step_report *rep)
     }
     if (e->onebit)   /* error buffers, counters, OnebitLamb's coefficients */
         zsf_onebit_trace(e->onebit, e, t->w, k);
+    if (e->muon && e->stage > 0)
+        add_momentum(t, e, k);
     if (e->dt != ZSF_FP32)   /* after the loop: t->mine is free again */
         add_model(t, e, k);
 }

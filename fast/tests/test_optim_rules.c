@@ -38,6 +38,7 @@ static void test_selection_and_state_names(void **state)
         {ZS_OPT_ADAM, 0, ZSF_FUSED_ADAM, "exp_avg", "exp_avg_sq"},   {ZS_OPT_ADAMW, 1, ZSF_TORCH_ADAM, "exp_avg", "exp_avg_sq"},
         {ZS_OPT_LAMB, 0, ZSF_FUSED_LAMB, "exp_avg", "exp_avg_sq"},   {ZS_OPT_ADAGRAD, 0, ZSF_TORCH_ADAGRAD, "sum", NULL},
         {ZS_OPT_LION, 0, ZSF_FUSED_LION, "exp_avg", NULL},           {ZS_OPT_SGD, 0, ZSF_TORCH_SGD, "momentum_buffer", NULL},
+        {ZS_OPT_MUON, 0, ZSF_MUON, "exp_avg", "exp_avg_sq"},   /* the aux Adam's, over the whole partition */
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         zs_ds_config c = with(rows[i].type, rows[i].torch);
@@ -51,7 +52,7 @@ static void test_selection_and_state_names(void **state)
             assert_string_equal(zsf_optim_state_name(r, 1), rows[i].s1);
     }
     assert_true(zsf_optim_has_betas(ZSF_FUSED_LION) && !zsf_optim_has_betas(ZSF_TORCH_SGD) &&
-                !zsf_optim_has_betas(ZSF_TORCH_ADAGRAD));
+                !zsf_optim_has_betas(ZSF_TORCH_ADAGRAD) && !zsf_optim_has_betas(ZSF_MUON));
     assert_true(zsf_optim_per_tensor(ZSF_FUSED_LAMB) && !zsf_optim_per_tensor(ZSF_FUSED_ADAM));
 }
 

@@ -191,13 +191,95 @@ static void test_bad_arguments(void **state)
     assert_non_null(strstr(err.msg, "world"));
 }
 
+/* Grouped layout (docs/spec/optimizers.md §8a.2): params a (5), b (4), c (3) at model offsets 0, 5, 9;
+ * groups {c, a} then {b}, W = 2. Group 0's flat buffer c0 c1 c2 a0..a4 (8, a multiple of 2W) is cut
+ * into pieces of 4, group 1's b0..b3 into pieces of 2; rank r's partition is its piece of each. */
+static void test_grouped_worked_example(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {5, 4, 3};
+    const int order[] = {2, 0, 1}, counts[] = {2, 1};
+    zsf_partition p;
+    zs_error err = {{0}};
+    assert_int_equal(zsf_partition_init_grouped(&p, 2, 2, sizes, 3, order, counts, 2, &err), 0);
+    assert_int_equal(p.len, 6);
+    assert_int_equal(p.n_groups, 2);
+    assert_int_equal(p.group_len[0], 4);
+    assert_int_equal(p.group_offset[1], 4);
+    assert_int_equal(p.group_len[1], 2);
+    const int64_t expect[2][6] = {{9, 10, 11, 0, 5, 6}, {1, 2, 3, 4, 7, 8}};
+    int64_t own[6];
+    for (int r = 0; r < 2; r++) {
+        zsf_partition_own_map(&p, r, own);
+        for (size_t j = 0; j < 6; j++) {
+            assert_int_equal(zsf_partition_index(&p, r, j), expect[r][j]);
+            assert_int_equal(own[j], expect[r][j]);
+        }
+    }
+    zsf_partition_free(&p);
+    /* W = 3: group 0 pads 8 to 12 (pieces of 4), group 1 pads 4 to 6 (pieces of 2) */
+    assert_int_equal(zsf_partition_init_grouped(&p, 1, 3, sizes, 3, order, counts, 2, &err), 0);
+    assert_int_equal(p.len, 6);
+    assert_int_equal(zsf_partition_index(&p, 2, 0), -1);
+    assert_int_equal(zsf_partition_index(&p, 1, 3), 4);
+    assert_int_equal(zsf_partition_index(&p, 1, 4), 7);
+    assert_int_equal(zsf_partition_index(&p, 2, 4), -1);
+    assert_int_equal(zsf_partition_index(&p, 0, 5), 6);
+    zsf_partition_free(&p);
+    /* other stages keep the model order; a bad group count is refused */
+    assert_int_equal(zsf_partition_init_grouped(&p, 0, 2, sizes, 3, order, counts, 2, &err), 0);
+    assert_true(p.map == NULL && p.n_groups == 1 && zsf_partition_index(&p, 1, 0) == 0);
+    zsf_partition_free(&p);
+    assert_int_equal(zsf_partition_init_grouped(&p, 2, 2, sizes, 3, order, counts, 3, &err), -1);
+    assert_non_null(strstr(err.msg, "groups"));
+}
+
+/* Grouped, W = 1..8, tiny model with two groups: every model element once, the exchange map agrees. */
+static void test_grouped_every_element_owned_once(void **state)
+{
+    (void)state;
+    size_t *sizes, numel;
+    int n;
+    tiny_model_sizes(&sizes, &n, &numel);
+    int *order = malloc((size_t)n * sizeof(int)), counts[2] = {0, 0};
+    assert_non_null(order);
+    for (int i = n - 1; i >= 0; i--)   /* odd-indexed params first, in reverse, then the even ones */
+        if (i % 2)
+            order[counts[0]++] = i;
+    for (int i = 0; i < n; i++)
+        if (!(i % 2))
+            order[counts[0] + counts[1]++] = i;
+    for (int W = 1; W <= 8; W++) {
+        zsf_partition p;
+        zs_error err = {{0}};
+        assert_int_equal(zsf_partition_init_grouped(&p, 2, W, sizes, n, order, counts, 2, &err), 0);
+        int *count = calloc(numel, sizeof(int));
+        assert_non_null(count);
+        for (int r = 0; r < W; r++)
+            for (size_t j = 0; j < p.len; j++) {
+                int64_t idx = zsf_partition_index(&p, r, j);
+                if (idx >= 0)
+                    count[idx]++;
+            }
+        for (size_t i = 0; i < numel; i++)
+            assert_int_equal(count[i], 1);
+        assert_int_equal(p.group_len[0] % 2, 0);
+        assert_int_equal(p.group_len[0] + p.group_len[1], p.len);
+        free(count);
+        zsf_partition_free(&p);
+    }
+    free(order);
+    free(sizes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example_stage2), cmocka_unit_test(test_worked_example_stage3),
         cmocka_unit_test(test_every_element_owned_once), cmocka_unit_test(test_assemble_inverts_partition),
         cmocka_unit_test(test_bucket_plan),   cmocka_unit_test(test_exchange_map),
-        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_grouped_worked_example),
+        cmocka_unit_test(test_grouped_every_element_owned_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
