@@ -13,65 +13,107 @@
 #include "layer_plan.h"
 
 /* ------------------------------------------------------------------------------------------------
- * Activations (kept from the forward pass for the backward pass) and backward scratch. */
+ * Activations (kept from the forward pass for the backward pass) and backward scratch. T is the
+ * storage type of the model dtype (kernels/common.cuh: float, __half, __nv_bfloat16): every tensor the
+ * spec rounds is held as T; statistics, logits/probabilities, losses and GEMM results before their
+ * rounding are fp32. */
 
-typedef struct acts {
-    float *encoded;                        /* [BT,C] */
-    float *ln1, *ln1_mean, *ln1_rstd;      /* [L,BT,C], [L,BT] x2 */
-    float *qkv;                            /* [L,BT,3C] */
-    float *att;                            /* [L,B,NH,T,T] */
-    float *atty, *residual2;               /* [L,BT,C] */
-    float *ln2, *ln2_mean, *ln2_rstd;      /* [L,BT,C], [L,BT] x2 */
-    float *fch, *fch_gelu;                 /* [L,BT,4C] */
-    float *residual3;                      /* [L,BT,C] */
-    float *lnf, *lnf_mean, *lnf_rstd;      /* [BT,C], [BT] x2 */
-    float *probs;                          /* [BT,V]: logits, then probs, then dlogits (in place) */
+template <class T> struct acts {
+    T *encoded;                            /* [BT,C] */
+    T *ln1;                                /* [L,BT,C] */
+    float *ln1_mean, *ln1_rstd;            /* [L,BT] x2 */
+    T *qkv;                                /* [L,BT,3C] */
+    T *att;                                /* [L,B,NH,T,T] */
+    T *atty, *residual2, *ln2;             /* [L,BT,C] */
+    float *ln2_mean, *ln2_rstd;            /* [L,BT] x2 */
+    T *fch, *fch_gelu;                     /* [L,BT,4C] */
+    T *residual3;                          /* [L,BT,C] */
+    T *lnf;                                /* [BT,C] */
+    float *lnf_mean, *lnf_rstd;            /* [BT] x2 */
+    float *probs;                          /* [BT,V]: logits, then probs (fp32) */
     float *losses;                         /* [BT] */
-    float *acc;                            /* [BT,C]: a projection before its bias and residual add */
+    /* fp32 GEMM results before their rounding: [BT,C] in fp32 (a projection before its bias and
+     * residual add); [BT,4C] in fp16/bf16, where every GEMM of an activation writes here first */
+    float *acc;
+    float *datt;                           /* [B,NH,T,T] fp32: datt; in fp16/bf16 also the scores */
+    float *bias_part;                      /* [BIAS_CHUNKS,4C]: bias_backward's partial sums */
     /* backward scratch */
-    float *dres;                           /* [BT,C]: gradient of the residual stream */
-    float *dC;                             /* [BT,C] */
-    float *d4C;                            /* [BT,4C] */
-    float *dqkv;                           /* [BT,3C] */
-    float *datt, *dpreatt;                 /* [B,NH,T,T] */
-} acts;
+    T *dlogits;                            /* [BT,V] (fp32: = probs, in place) */
+    T *dres;                               /* [BT,C]: gradient of the residual stream */
+    T *dC;                                 /* [BT,C] */
+    T *d4C;                                /* [BT,4C] */
+    T *dqkv;                               /* [BT,3C] */
+    T *dpreatt;                            /* [B,NH,T,T] */
+    T *weights;                            /* [numel]: the parameters as T for the GEMMs (fp32: none) */
+};
 
 struct zsf_model {
     const zsf_params *t;
     int B;
     zsf_dtype dt;
     cudaStream_t stream;
-    cublasHandle_t cublas;
-    acts a;
-    float *memory;
-    size_t floats;
+    cublasHandle_t cublas;                 /* fp32: pedantic (no TF32); fp16/bf16: tensor cores */
+    acts<float> a32;                       /* the one of these three that matches dt is laid out */
+    acts<__half> a16;
+    acts<__nv_bfloat16> ab16;
+    const float *weights_of;               /* the params the weights copy was cast from (NULL: none) */
+    char *memory;
+    size_t bytes;
     int *tokens;                           /* [2,BT]: inputs, targets */
     zsf_model_hooks hooks;                 /* stage 3: per-unit parameters (all NULL otherwise) */
 };
 
-static size_t layout(acts *a, float *base, const zs_model_dims *d, int B)
+template <class T> static acts<T> &acts_of(zsf_model *m);
+template <> acts<float> &acts_of<float>(zsf_model *m) { return m->a32; }
+template <> acts<__half> &acts_of<__half>(zsf_model *m) { return m->a16; }
+template <> acts<__nv_bfloat16> &acts_of<__nv_bfloat16>(zsf_model *m) { return m->ab16; }
+
+/* Lays the buffers out from base (NULL: only counts); returns the bytes. */
+template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params *p, int B)
 {
-    size_t L = (size_t)d->layers, BT = (size_t)B * d->seq, C = (size_t)d->channels, T = (size_t)d->seq;
-    size_t NH = (size_t)d->heads, V = (size_t)d->vocab, ATT = (size_t)B * NH * T * T;
+    const zs_model_dims *d = &p->dims;
+    const bool f32 = zsf_is_f32<T>;
+    size_t L = (size_t)d->layers, BT = (size_t)B * d->seq, C = (size_t)d->channels, T_ = (size_t)d->seq;
+    size_t NH = (size_t)d->heads, V = (size_t)d->vocab, ATT = (size_t)B * NH * T_ * T_;
     struct {
-        float **slot;
-        size_t n;
+        void **slot;
+        size_t n, size;
     } parts[] = {
-        {&a->encoded, BT * C},   {&a->ln1, L * BT * C},   {&a->ln1_mean, L * BT},  {&a->ln1_rstd, L * BT},
-        {&a->qkv, L * BT * 3 * C}, {&a->att, L * ATT},    {&a->atty, L * BT * C},  {&a->residual2, L * BT * C},
-        {&a->ln2, L * BT * C},   {&a->ln2_mean, L * BT},  {&a->ln2_rstd, L * BT},  {&a->fch, L * BT * 4 * C},
-        {&a->fch_gelu, L * BT * 4 * C}, {&a->residual3, L * BT * C}, {&a->lnf, BT * C}, {&a->lnf_mean, BT},
-        {&a->lnf_rstd, BT},      {&a->probs, BT * V},     {&a->losses, BT},        {&a->acc, BT * C},
-        {&a->dres, BT * C},      {&a->dC, BT * C},        {&a->d4C, BT * 4 * C},   {&a->dqkv, BT * 3 * C},
-        {&a->datt, ATT},         {&a->dpreatt, ATT},
+        {(void **)&a->encoded, BT * C, sizeof(T)},       {(void **)&a->ln1, L * BT * C, sizeof(T)},
+        {(void **)&a->ln1_mean, L * BT, 4},              {(void **)&a->ln1_rstd, L * BT, 4},
+        {(void **)&a->qkv, L * BT * 3 * C, sizeof(T)},   {(void **)&a->att, L * ATT, sizeof(T)},
+        {(void **)&a->atty, L * BT * C, sizeof(T)},      {(void **)&a->residual2, L * BT * C, sizeof(T)},
+        {(void **)&a->ln2, L * BT * C, sizeof(T)},       {(void **)&a->ln2_mean, L * BT, 4},
+        {(void **)&a->ln2_rstd, L * BT, 4},              {(void **)&a->fch, L * BT * 4 * C, sizeof(T)},
+        {(void **)&a->fch_gelu, L * BT * 4 * C, sizeof(T)}, {(void **)&a->residual3, L * BT * C, sizeof(T)},
+        {(void **)&a->lnf, BT * C, sizeof(T)},           {(void **)&a->lnf_mean, BT, 4},
+        {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->probs, BT * V, 4},
+        {(void **)&a->losses, BT, 4},                    {(void **)&a->acc, (f32 ? 1 : 4) * BT * C, 4},
+        {(void **)&a->datt, ATT, 4},                     {(void **)&a->bias_part, BIAS_CHUNKS * 4 * C, 4},
+        {(void **)&a->dlogits, f32 ? 0 : BT * V, sizeof(T)}, {(void **)&a->dres, BT * C, sizeof(T)},
+        {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
+        {(void **)&a->dqkv, BT * 3 * C, sizeof(T)},      {(void **)&a->dpreatt, ATT, sizeof(T)},
+        {(void **)&a->weights, f32 ? 0 : (size_t)p->numel, sizeof(T)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (base)
             *parts[i].slot = base + total;
-        total += (parts[i].n + 63) & ~(size_t)63;   /* keep every buffer 256-byte aligned */
+        total += (parts[i].n * parts[i].size + 255) & ~(size_t)255;   /* keep every buffer 256-byte aligned */
+    }
+    if (base && f32) {
+        a->dlogits = (T *)a->probs;   /* fp32: dlogits overwrite the probabilities in place */
+        a->weights = NULL;
     }
     return total;
+}
+
+template <class T> static void model_layout(zsf_model *m)
+{
+    m->bytes = layout<T>(&acts_of<T>(m), NULL, m->t, m->B);
+    CUDA_CHECK(cudaMalloc((void **)&m->memory, m->bytes));
+    CUDA_CHECK(cudaMemsetAsync(m->memory, 0, m->bytes, m->stream));
+    layout<T>(&acts_of<T>(m), m->memory, m->t, m->B);
 }
 
 zsf_model *zsf_model_new(const zsf_params *t, int B, zsf_dtype dt, cudaStream_t stream)
@@ -83,15 +125,18 @@ zsf_model *zsf_model_new(const zsf_params *t, int B, zsf_dtype dt, cudaStream_t 
     m->B = B;
     m->dt = dt;
     m->stream = stream;
-    m->floats = layout(&m->a, NULL, &t->dims, B);
-    CUDA_CHECK(cudaMalloc((void **)&m->memory, m->floats * sizeof(float)));
-    CUDA_CHECK(cudaMemsetAsync(m->memory, 0, m->floats * sizeof(float), stream));
-    layout(&m->a, m->memory, &t->dims, B);
+    if (dt == ZSF_FP16)
+        model_layout<__half>(m);
+    else if (dt == ZSF_BF16)
+        model_layout<__nv_bfloat16>(m);
+    else
+        model_layout<float>(m);
     CUDA_CHECK(cudaMalloc((void **)&m->tokens, 2 * (size_t)B * t->dims.seq * sizeof(int)));
     CUBLAS_CHECK(cublasCreate(&m->cublas));
     CUBLAS_CHECK(cublasSetStream(m->cublas, stream));
-    /* fp32 must stay fp32: no TF32 or other reduced-precision paths inside cuBLAS. */
-    CUBLAS_CHECK(cublasSetMathMode(m->cublas, CUBLAS_PEDANTIC_MATH));
+    /* fp32 must stay fp32: no TF32 or other reduced-precision paths inside cuBLAS. fp16/bf16 inputs
+     * run on tensor cores, still accumulating in fp32 (CUBLAS_COMPUTE_32F at every call). */
+    CUBLAS_CHECK(cublasSetMathMode(m->cublas, dt == ZSF_FP32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
     return m;
 }
 
@@ -116,19 +161,19 @@ void zsf_model_set_hooks(zsf_model *m, const zsf_model_hooks *hooks)
 
 size_t zsf_model_workspace_bytes(const zsf_model *m)
 {
-    return m->floats * sizeof(float) + 2 * (size_t)m->B * m->t->dims.seq * sizeof(int);
+    return m->bytes + 2 * (size_t)m->B * m->t->dims.seq * sizeof(int);
 }
 
-/* Where a unit's parameters (or gradients) are: `base` holds the flat elements from `first` on (the
- * whole flat buffer: first = 0; stage 3: the engine's buffer for the unit). */
-typedef struct unit_ptr {
-    const float *base;
+/* Where a unit's parameters (or gradients, or their 16-bit copy) are: `base` holds the flat elements
+ * from `first` on (a whole flat buffer: first = 0; stage 3: the engine's buffer for the unit). */
+template <class P> struct unit_ptr {
+    const P *base;
     size_t first;
-} unit_ptr;
+};
 
-static float *at(unit_ptr u, const zsf_param *p)
+template <class P> static P *at(unit_ptr<P> u, const zsf_param *p)
 {
-    return (float *)u.base + (p->offset - u.first);
+    return (P *)u.base + (p->offset - u.first);
 }
 
 static size_t unit_first(const zsf_params *t, int u, size_t *numel)
@@ -141,13 +186,13 @@ static size_t unit_first(const zsf_params *t, int u, size_t *numel)
 }
 
 /* The hooks of model.h; without them the flat `params` buffer serves every unit. */
-static unit_ptr unit_fetch(zsf_model *m, const float *params, int u)
+static unit_ptr<float> unit_fetch(zsf_model *m, const float *params, int u)
 {
     if (!m->hooks.fetch)
-        return unit_ptr{params, 0};
+        return unit_ptr<float>{params, 0};
     size_t numel;
     size_t first = unit_first(m->t, u, &numel);
-    return unit_ptr{m->hooks.fetch(m->hooks.ctx, u), first};
+    return unit_ptr<float>{m->hooks.fetch(m->hooks.ctx, u), first};
 }
 
 static void unit_release(zsf_model *m, int u)
@@ -168,16 +213,16 @@ static void unit_grads_done(zsf_model *m, float *grads, int u)
     m->hooks.grads_done(m->hooks.ctx, u);
 }
 
-/* Named views of a unit's parameter (or gradient) buffer for layer l. */
-typedef struct block {
-    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
-} block;
+/* Named views of a unit's parameter (or gradient, or weights copy) buffer for layer l. */
+template <class P> struct block {
+    P *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+};
 
-static block block_view(const zsf_params *t, unit_ptr u, int l)
+template <class P> static block<P> block_view(const zsf_params *t, unit_ptr<P> u, int l)
 {
-    block v;
-    float **slots[ZSF_PER_LAYER] = {&v.ln1w, &v.ln1b, &v.qkvw, &v.qkvb, &v.attprojw, &v.attprojb,
-                                    &v.ln2w, &v.ln2b, &v.fcw,  &v.fcb,  &v.fcprojw,  &v.fcprojb};
+    block<P> v;
+    P **slots[ZSF_PER_LAYER] = {&v.ln1w, &v.ln1b, &v.qkvw, &v.qkvb, &v.attprojw, &v.attprojb,
+                                &v.ln2w, &v.ln2b, &v.fcw,  &v.fcb,  &v.fcprojw,  &v.fcprojb};
     for (int k = 0; k < ZSF_PER_LAYER; k++)
         *slots[k] = at(u, zsf_param_layer(t, l, k));
     return v;
@@ -199,118 +244,189 @@ static shape shape_of(const zsf_model *m)
     return sh;
 }
 
+/* The parameters as T for the GEMMs: fp32 reads them in place; fp16/bf16 casts them (exactly: they
+ * hold model-dtype values) into the weights copy, again only when `params` is not the buffer cast
+ * last (the backward pass reuses its forward pass's copy; the engine changes no parameter between
+ * them, and a stage-3 gather before the backward pass writes the same values). */
+template <class T> __global__ static void weights_cast_kernel(T *out, const float *in, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        out[i] = st<T>(in[i]);
+}
+
+template <class T> static const T *weights_for(zsf_model *m, const float *params, bool fresh)
+{
+    if constexpr (zsf_is_f32<T>) {
+        return params;
+    } else {
+        acts<T> &a = acts_of<T>(m);
+        if (fresh || m->weights_of != params) {
+            size_t n = (size_t)m->t->numel;
+            ZSF_LAUNCH(weights_cast_kernel<T>, n, m->stream, a.weights, params, n);
+            m->weights_of = params;
+        }
+        return a.weights;
+    }
+}
+
+/* Unit u's weights as T (p: its fetched parameters). Without hooks the whole-model copy of
+ * weights_for serves; with them (stage 3) each fetched unit is cast into its range of the copy. */
+template <class T> static unit_ptr<T> unit_weights(zsf_model *m, unit_ptr<float> p, int u)
+{
+    if constexpr (zsf_is_f32<T>) {
+        return p;
+    } else {
+        acts<T> &a = acts_of<T>(m);
+        if (m->hooks.fetch) {
+            size_t numel;
+            size_t first = unit_first(m->t, u, &numel);
+            ZSF_LAUNCH(weights_cast_kernel<T>, numel, m->stream, a.weights + first, p.base, numel);
+        }
+        return unit_ptr<T>{a.weights, 0};
+    }
+}
+
 /* ------------------------------------------------------------------------------------------------
  * Forward */
 
-void zsf_model_forward(zsf_model *m, const float *params, float *loss)
+template <class T> static void forward(zsf_model *m, const float *params, float *loss)
 {
     const shape sh = shape_of(m);
-    const int B = sh.B, T = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
+    const int B = sh.B, T_ = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
     const size_t oC = sh.oC, oT = sh.oT, oA = sh.oA;
-    acts *a = &m->a;
+    acts<T> *a = &acts_of<T>(m);
     cudaStream_t s = m->stream;
-    const zsf_dtype dt = m->dt;
+    cublasHandle_t h = m->cublas;
     const zsf_param *wte = zsf_param_wte(m->t);
+    if (!m->hooks.fetch)
+        weights_for<T>(m, params, true);
 
-    unit_ptr emb = unit_fetch(m, params, 0);
-    encoder_forward(a->encoded, zsf_model_inputs(m), at(emb, wte), at(emb, zsf_param_wpe(m->t)), B, T, C, dt, s);
+    unit_ptr<float> emb = unit_fetch(m, params, 0);
+    encoder_forward(a->encoded, zsf_model_inputs(m), at(emb, wte), at(emb, zsf_param_wpe(m->t)), B, T_, C, s);
     unit_release(m, 0);
-    const float *residual = a->encoded;
+    const T *residual = a->encoded;
     for (int l = 0; l < L; l++) {
-        block w = block_view(m->t, unit_fetch(m, params, 1 + l), l);
-        float *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA, *atty = a->atty + l * oC;
-        float *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC, *fch = a->fch + 4 * l * oC;
-        float *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
+        unit_ptr<float> pu = unit_fetch(m, params, 1 + l);
+        block<float> p = block_view<float>(m->t, pu, l);
+        block<T> w = block_view<T>(m->t, unit_weights<T>(m, pu, 1 + l), l);
+        T *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA, *atty = a->atty + l * oC;
+        T *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC, *fch = a->fch + 4 * l * oC;
+        T *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
 
-        layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, w.ln1w, w.ln1b, BT, C, dt, s);
-        matmul_forward(m->cublas, qkv, ln1, w.qkvw, w.qkvb, BT, C, 3 * C, dt, s);
-        attention_forward(m->cublas, atty, att, qkv, B, T, C, NH, dt, s);
-        matmul_forward_residual(m->cublas, residual2, residual, a->acc, atty, w.attprojw, w.attprojb, BT, C, C, dt,
-                                s);
-        layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, residual2, w.ln2w, w.ln2b, BT, C, dt, s);
-        matmul_forward(m->cublas, fch, ln2, w.fcw, w.fcb, BT, C, 4 * C, dt, s);
-        gelu_forward(fch_gelu, fch, 4 * oC, dt, s);
-        matmul_forward_residual(m->cublas, residual3, residual2, a->acc, fch_gelu, w.fcprojw, w.fcprojb, BT, 4 * C,
-                                C, dt, s);
+        layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, p.ln1w, p.ln1b, BT, C, s);
+        matmul_forward(h, qkv, a->acc, (const T *)ln1, w.qkvw, p.qkvb, BT, C, 3 * C, s);
+        attention_forward(h, atty, att, a->datt, a->acc, (const T *)qkv, B, T_, C, NH, s);
+        matmul_forward_residual(h, residual2, residual, a->acc, (const T *)atty, w.attprojw, p.attprojb, BT, C, C, s);
+        layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, (const T *)residual2, p.ln2w, p.ln2b,
+                          BT, C, s);
+        matmul_forward(h, fch, a->acc, (const T *)ln2, w.fcw, p.fcb, BT, C, 4 * C, s);
+        gelu_forward(fch_gelu, (const T *)fch, 4 * oC, s);
+        matmul_forward_residual(h, residual3, (const T *)residual2, a->acc, (const T *)fch_gelu, w.fcprojw,
+                                p.fcprojb, BT, 4 * C, C, s);
         unit_release(m, 1 + l);
         residual = residual3;
     }
-    unit_ptr lnf = unit_fetch(m, params, L + 1);
+    unit_ptr<float> lnf = unit_fetch(m, params, L + 1);
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, at(lnf, zsf_param_lnf_w(m->t)),
-                      at(lnf, zsf_param_lnf_b(m->t)), BT, C, dt, s);
+                      at(lnf, zsf_param_lnf_b(m->t)), BT, C, s);
     unit_release(m, L + 1);
     emb = unit_fetch(m, params, 0);   /* the tied LM head */
-    lm_head_forward(m->cublas, a->probs, a->lnf, at(emb, wte), BT, C, V);
+    lm_head_forward(h, a->probs, (const T *)a->lnf, at(unit_weights<T>(m, emb, 0), wte), BT, C, V);
     unit_release(m, 0);
-    round_inplace(a->probs, (size_t)BT * V, dt, s);   /* logits; the loss is fp32 from them */
+    round_inplace(a->probs, (size_t)BT * V, m->dt, s);   /* logits; the loss is fp32 from them */
     crossentropy_forward(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, s);
+}
+
+void zsf_model_forward(zsf_model *m, const float *params, float *loss)
+{
+    if (m->dt == ZSF_FP16)
+        forward<__half>(m, params, loss);
+    else if (m->dt == ZSF_BF16)
+        forward<__nv_bfloat16>(m, params, loss);
+    else
+        forward<float>(m, params, loss);
 }
 
 /* ------------------------------------------------------------------------------------------------
  * Backward, in the reverse order of the forward pass. dres carries the residual stream's gradient:
  * each LayerNorm's input gradient is added into it, exactly as the reference adds it to the copy the
- * residual connection made. R(x) marks the rounding of a finished activation gradient (fp16/bf16). */
+ * residual connection made, and the sum is rounded (fp16/bf16) as it is stored. A GEMM's input
+ * gradient is complete when the GEMM ends: it is written in fp32 (g32) and rounded once into its T
+ * buffer (store_f32; in fp32 g32 is that buffer). Parameter gradients are fp32 sums written straight
+ * into `grads`, and the micro-step's gradient is rounded once at the end. */
 
-void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss)
+template <class T> static void backward(zsf_model *m, const float *params, float *grads, float dloss)
 {
     const shape sh = shape_of(m);
-    const int B = sh.B, T = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
+    const int B = sh.B, T_ = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
     const size_t oC = sh.oC, oT = sh.oT, oA = sh.oA;
-    acts *a = &m->a;
+    acts<T> *a = &acts_of<T>(m);
     cudaStream_t s = m->stream;
-    const zsf_dtype dt = m->dt;
-    const unit_ptr gflat = {grads, 0};
+    cublasHandle_t h = m->cublas;
+    const unit_ptr<float> gflat = {grads, 0};
     float *dwte = grads + zsf_param_wte(m->t)->offset;
-#define R(buf, n) round_inplace((buf), (size_t)(n), dt, s)
+    float *dC32 = f32_view(a->dC, a->acc), *d4C32 = f32_view(a->d4C, a->acc);
+    if (!m->hooks.fetch)
+        weights_for<T>(m, params, false);
 
-    crossentropy_backward(a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, s);
-    R(a->probs, (size_t)BT * V);
-    unit_ptr emb = unit_fetch(m, params, 0);   /* the tied LM head */
-    lm_head_backward(m->cublas, a->dC, dwte, a->probs, a->lnf, at(emb, zsf_param_wte(m->t)), BT, C, V);
+    crossentropy_backward(a->dlogits, (const float *)a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, s);
+    unit_ptr<float> emb = unit_fetch(m, params, 0);   /* the tied LM head */
+    lm_head_backward(h, dC32, dwte, (const T *)a->dlogits, (const T *)a->lnf,
+                     at(unit_weights<T>(m, emb, 0), zsf_param_wte(m->t)), BT, C, V);
     unit_release(m, 0);
-    R(a->dC, oC);
-    CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(float), s));
-    const float *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
+    store_f32(a->dC, dC32, oC, s);
+    CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(T), s));
+    const T *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
     const zsf_param *lnfw = zsf_param_lnf_w(m->t), *lnfb = zsf_param_lnf_b(m->t);
-    unit_ptr lnf = unit_fetch(m, params, L + 1);
-    layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, a->dC, last, at(lnf, lnfw),
+    unit_ptr<float> lnf = unit_fetch(m, params, L + 1);
+    layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, (const T *)a->dC, last, at(lnf, lnfw),
                        a->lnf_mean, a->lnf_rstd, BT, C, s);
     unit_release(m, L + 1);
     unit_grads_done(m, grads, L + 1);
-    R(a->dres, oC);
 
     for (int l = L - 1; l >= 0; l--) {
-        block w = block_view(m->t, unit_fetch(m, params, 1 + l), l), dw = block_view(m->t, gflat, l);
-        const float *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * oC;
-        const float *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA;
-        const float *atty = a->atty + l * oC, *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC;
-        const float *fch = a->fch + 4 * l * oC, *fch_gelu = a->fch_gelu + 4 * l * oC;
+        unit_ptr<float> pu = unit_fetch(m, params, 1 + l);
+        block<float> p = block_view<float>(m->t, pu, l);
+        block<T> w = block_view<T>(m->t, unit_weights<T>(m, pu, 1 + l), l);
+        block<float> dw = block_view<float>(m->t, gflat, l);
+        const T *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * oC;
+        const T *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA;
+        const T *atty = a->atty + l * oC, *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC;
+        const T *fch = a->fch + 4 * l * oC, *fch_gelu = a->fch_gelu + 4 * l * oC;
 
         /* residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))) */
-        matmul_backward(m->cublas, a->d4C, dw.fcprojw, dw.fcprojb, a->dres, fch_gelu, w.fcprojw, BT, 4 * C, C, s);
-        R(a->d4C, 4 * oC);
-        gelu_backward_inplace(a->d4C, fch, 4 * oC, s);
-        R(a->d4C, 4 * oC);
-        matmul_backward(m->cublas, a->dC, dw.fcw, dw.fcb, a->d4C, ln2, w.fcw, BT, C, 4 * C, s);
-        R(a->dC, oC);
-        layernorm_backward(a->dres, dw.ln2w, dw.ln2b, a->dC, residual2, w.ln2w, a->ln2_mean + l * oT,
+        matmul_backward(h, d4C32, dw.fcprojw, dw.fcprojb, a->bias_part, (const T *)a->dres, fch_gelu, w.fcprojw, BT,
+                        4 * C, C, s);
+        gelu_backward(a->d4C, d4C32, fch, 4 * oC, s);
+        matmul_backward(h, dC32, dw.fcw, dw.fcb, a->bias_part, (const T *)a->d4C, ln2, w.fcw, BT, C, 4 * C, s);
+        store_f32(a->dC, dC32, oC, s);
+        layernorm_backward(a->dres, dw.ln2w, dw.ln2b, (const T *)a->dC, residual2, p.ln2w, a->ln2_mean + l * oT,
                            a->ln2_rstd + l * oT, BT, C, s);
-        R(a->dres, oC);
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
-        matmul_backward(m->cublas, a->dC, dw.attprojw, dw.attprojb, a->dres, atty, w.attprojw, BT, C, C, s);
-        R(a->dC, oC);
-        attention_backward(m->cublas, a->dqkv, a->datt, a->dpreatt, a->dC, att, qkv, B, T, C, NH, dt, s);
-        matmul_backward(m->cublas, a->dC, dw.qkvw, dw.qkvb, a->dqkv, ln1, w.qkvw, BT, C, 3 * C, s);
-        R(a->dC, oC);
-        layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->dC, residual, w.ln1w, a->ln1_mean + l * oT,
+        matmul_backward(h, dC32, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, w.attprojw, BT, C,
+                        C, s);
+        store_f32(a->dC, dC32, oC, s);
+        attention_backward(h, a->dqkv, a->acc, a->datt, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, s);
+        matmul_backward(h, dC32, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, w.qkvw, BT, C, 3 * C, s);
+        store_f32(a->dC, dC32, oC, s);
+        layernorm_backward(a->dres, dw.ln1w, dw.ln1b, (const T *)a->dC, residual, p.ln1w, a->ln1_mean + l * oT,
                            a->ln1_rstd + l * oT, BT, C, s);
         unit_release(m, 1 + l);
         unit_grads_done(m, grads, 1 + l);
-        R(a->dres, oC);
     }
-    encoder_backward(dwte, grads + zsf_param_wpe(m->t)->offset, a->dres, zsf_model_inputs(m), B, T, C, s);
+    encoder_backward(dwte, grads + zsf_param_wpe(m->t)->offset, (const T *)a->dres, zsf_model_inputs(m), B, T_, C, s);
     unit_grads_done(m, grads, 0);
     if (!m->hooks.grads_done)
-        R(grads, m->t->numel);   /* the micro-step's .grad, in the model dtype */
-#undef R
+        round_inplace(grads, (size_t)m->t->numel, m->dt, s);   /* the micro-step's .grad, in the model dtype */
+}
+
+void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss)
+{
+    if (m->dt == ZSF_FP16)
+        backward<__half>(m, params, grads, dloss);
+    else if (m->dt == ZSF_BF16)
+        backward<__nv_bfloat16>(m, params, grads, dloss);
+    else
+        backward<float>(m, params, grads, dloss);
 }

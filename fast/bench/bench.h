@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include "comm.h"
+#include "rounding.h"
 #include "zerospec/case.h"
 
 #ifdef __cplusplus
@@ -46,8 +47,9 @@ size_t zsfb_device_used(void);
 /* Phases. Each returns 0, or -1 after printing why. budget_s bounds the timed repeats of one
  * measurement (at least a minimum number of repeats always run). */
 int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
-int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm);
-int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s);
+/* step and ops take the model dtype: fp32 (the conformance path), bf16 or fp16. */
+int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm, zsf_dtype dt);
+int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s, zsf_dtype dt);
 int zsfb_bench_offload(cJSON *out, const zs_model_dims *d, double budget_s, cudaStream_t s);
 
 #ifdef __cplusplus

@@ -1,8 +1,10 @@
 /* zs-fast-bench, phase "ops": every operation of zs-fast's GPT-2 forward and backward pass timed
  * alone at the training step's shapes (one layer's worth; `count` says how often a step runs it),
- * so the step time can be attributed: cuBLAS GEMMs (pedantic fp32, and the same GEMMs with TF32
- * for comparison only; TF32 is not the conformance path) versus zs-fast's own kernels. The kernels
- * are model.cu's, from the same headers; inputs are random. */
+ * so the step time can be attributed: cuBLAS GEMMs versus zs-fast's own kernels. fp32 runs the GEMMs
+ * with pedantic math (and the same GEMMs with TF32 for comparison only; TF32 is not the conformance
+ * path); fp16/bf16 runs them on tensor cores with 16-bit inputs and fp32 output, and its kernels on
+ * 16-bit activations, as model.cu does. The kernels are model.cu's, from the same headers; inputs are
+ * random. */
 #include <stdio.h>
 
 #include "bench_time.cuh"
@@ -60,125 +62,180 @@ struct op_table {
     }
 };
 
-float *dev_floats(size_t n, uint64_t key, float lo, float hi, cudaStream_t s)
+template <class T> T *dev_buf(size_t n, uint64_t key, float lo, float hi, cudaStream_t s)
 {
-    float *p = NULL;
-    CUDA_CHECK(cudaMalloc((void **)&p, n * sizeof(float)));
+    T *p = NULL;
+    CUDA_CHECK(cudaMalloc((void **)&p, (n ? n : 1) * sizeof(T)));
     zsfb_fill(p, n, key, lo, hi, s);
     return p;
 }
 
-}  // namespace
-
-int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s)
+template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s)
 {
-    const int B = batch, T = d->seq, C = d->channels, NH = d->heads, V = d->vocab, L = d->layers, BT = B * T;
-    const size_t nC = (size_t)BT * C, nA = (size_t)B * NH * T * T;
+    constexpr bool f32 = zsf_is_f32<T>;
+    const int B = batch, T_ = d->seq, C = d->channels, NH = d->heads, V = d->vocab, L = d->layers, BT = B * T_;
+    const size_t nC = (size_t)BT * C, nA = (size_t)B * NH * T_ * T_;
     uint64_t key = 0x0b5;
-    float *x = dev_floats(nC, key++, -1, 1, s), *ln = dev_floats(nC, key++, -1, 1, s);
-    float *mean = dev_floats(BT, key++, -0.1f, 0.1f, s), *rstd = dev_floats(BT, key++, 0.5f, 2, s);
-    float *qkv = dev_floats(3 * nC, key++, -1, 1, s), *att = dev_floats(nA, key++, 0, 1, s);
-    float *atty = dev_floats(nC, key++, -1, 1, s), *acc = dev_floats(nC, key++, -1, 1, s);
-    float *res = dev_floats(nC, key++, -1, 1, s), *fch = dev_floats(4 * nC, key++, -2, 2, s);
-    float *fch_gelu = dev_floats(4 * nC, key++, -1, 1, s), *probs = dev_floats((size_t)BT * V, key++, -4, 4, s);
-    float *losses = dev_floats(BT, key++, 0, 1, s), *loss = dev_floats(1, key++, 0, 1, s);
-    float *dres = dev_floats(nC, key++, -1, 1, s), *dC = dev_floats(nC, key++, -1, 1, s);
-    float *d4C = dev_floats(4 * nC, key++, -1, 1, s), *dqkv = dev_floats(3 * nC, key++, -1, 1, s);
-    float *datt = dev_floats(nA, key++, -1, 1, s), *dpreatt = dev_floats(nA, key++, -1, 1, s);
-    float *wte = dev_floats((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_floats((size_t)T * C, key++, -0.02f, 0.02f, s);
-    float *dwte = dev_floats((size_t)V * C, key++, -1, 1, s), *dwpe = dev_floats((size_t)T * C, key++, -1, 1, s);
-    float *w = dev_floats((size_t)C * 4 * C, key++, -0.02f, 0.02f, s), *dw = dev_floats((size_t)C * 4 * C, key++, -1, 1, s);
-    float *lnw = dev_floats(C, key++, 0.5f, 1.5f, s), *bias = dev_floats(4 * C, key++, -0.1f, 0.1f, s);
-    float *dlnw = dev_floats(C, key++, -1, 1, s), *dbias = dev_floats(4 * C, key++, -1, 1, s);
+    /* activations (T) */
+    T *x = dev_buf<T>(nC, key++, -1, 1, s), *ln = dev_buf<T>(nC, key++, -1, 1, s);
+    T *qkv = dev_buf<T>(3 * nC, key++, -1, 1, s), *att = dev_buf<T>(nA, key++, 0, 1, s);
+    T *atty = dev_buf<T>(nC, key++, -1, 1, s), *res = dev_buf<T>(nC, key++, -1, 1, s);
+    T *fch = dev_buf<T>(4 * nC, key++, -2, 2, s), *fch_gelu = dev_buf<T>(4 * nC, key++, -1, 1, s);
+    T *dres = dev_buf<T>(nC, key++, -1, 1, s), *dC = dev_buf<T>(nC, key++, -1, 1, s);
+    T *d4C = dev_buf<T>(4 * nC, key++, -1, 1, s), *dqkv = dev_buf<T>(3 * nC, key++, -1, 1, s);
+    T *dpreatt = dev_buf<T>(nA, key++, -1, 1, s);
+    T *dlogits16 = dev_buf<T>(f32 ? 0 : (size_t)BT * V, key++, -1e-4f, 1e-4f, s);
+    T *wteT = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wT = dev_buf<T>((size_t)C * 4 * C, key++, -0.02f, 0.02f, s);
+    /* fp32 buffers: statistics, logits, scratch, parameters and their gradients */
+    float *mean = dev_buf<float>(BT, key++, -0.1f, 0.1f, s), *rstd = dev_buf<float>(BT, key++, 0.5f, 2, s);
+    float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s), *datt = dev_buf<float>(nA, key++, -1, 1, s);
+    float *probs = dev_buf<float>((size_t)BT * V, key++, -4, 4, s);
+    float *losses = dev_buf<float>(BT, key++, 0, 1, s), *loss = dev_buf<float>(1, key++, 0, 1, s);
+    float *wte = dev_buf<float>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<float>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
+    float *dwte = dev_buf<float>((size_t)V * C, key++, -1, 1, s), *dwpe = dev_buf<float>((size_t)T_ * C, key++, -1, 1, s);
+    float *dw = dev_buf<float>((size_t)C * 4 * C, key++, -1, 1, s);
+    float *lnw = dev_buf<float>(C, key++, 0.5f, 1.5f, s), *bias = dev_buf<float>(4 * C, key++, -0.1f, 0.1f, s);
+    float *dlnw = dev_buf<float>(C, key++, -1, 1, s), *dbias = dev_buf<float>(4 * C, key++, -1, 1, s);
+    float *part = dev_buf<float>(32 * 4 * C, key++, -1, 1, s);
+    T *dlogits = f32 ? (T *)probs : dlogits16;   /* model.cu: fp32 writes dlogits over probs */
     int *tok = NULL;
     CUDA_CHECK(cudaMalloc((void **)&tok, 2 * (size_t)BT * sizeof(int)));
     ZSF_LAUNCH(zsfb_tokens_kernel, 2 * (size_t)BT, s, tok, 2 * (size_t)BT, key++, V);
     int *inp = tok, *tgt = tok + BT;
 
-    cublasHandle_t hp, h32;   /* pedantic fp32 (zs-fast's mode) and TF32 (comparison only) */
+    cublasHandle_t hp, h32;   /* the model's handle (fp32: pedantic; 16-bit: tensor cores) and TF32 */
     CUBLAS_CHECK(cublasCreate(&hp));
     CUBLAS_CHECK(cublasCreate(&h32));
     CUBLAS_CHECK(cublasSetStream(hp, s));
     CUBLAS_CHECK(cublasSetStream(h32, s));
-    CUBLAS_CHECK(cublasSetMathMode(hp, CUBLAS_PEDANTIC_MATH));
+    CUBLAS_CHECK(cublasSetMathMode(hp, f32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
     CUBLAS_CHECK(cublasSetMathMode(h32, CUBLAS_TF32_TENSOR_OP_MATH));
+    float *w32 = (float *)wT;   /* fp32 only: the TF32 comparison's weight */
 
     op_table ot = {cJSON_AddArrayToObject(out, "ops"), budget_s, s, {0, 0}, 0};
-    printf("zs-fast ops at B=%d T=%d C=%d NH=%d V=%d (count = runs per step, %d layers):\n", B, T, C, NH, V, L);
+    printf("zs-fast ops (%s) at B=%d T=%d C=%d NH=%d V=%d (count = runs per step, %d layers):\n",
+           f32 ? "fp32" : zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16", B, T_, C, NH, V, L);
     /* forward */
-    ot.add("encoder_forward", "fwd", 1, 0, [&] { encoder_forward(x, inp, wte, wpe, B, T, C, ZSF_FP32, s); });
-    ot.add("layernorm_forward", "fwd", 2 * L + 1, 0, [&] { layernorm_forward(ln, mean, rstd, x, lnw, bias, BT, C, ZSF_FP32, s); });
+    size_t np = 0;   /* the parameters: the weights cast at the start of a 16-bit forward pass */
+    if (!f32 && zsfb_param_count(d, &np) == 0) {
+        T *wcast = NULL;
+        float *pf = NULL;
+        CUDA_CHECK(cudaMalloc((void **)&wcast, np * sizeof(T)));
+        CUDA_CHECK(cudaMalloc((void **)&pf, np * sizeof(float)));
+        zsfb_fill(pf, np, key++, -0.02f, 0.02f, s);
+        ot.add("weights cast", "fwd", 1, 0, [&] { ZSF_LAUNCH(store_f32_kernel<T>, np, s, wcast, pf, np); });
+        CUDA_CHECK(cudaFree(wcast));
+        CUDA_CHECK(cudaFree(pf));
+    }
+    ot.add("encoder_forward", "fwd", 1, 0, [&] { encoder_forward(x, inp, wte, wpe, B, T_, C, s); });
+    ot.add("layernorm_forward", "fwd", 2 * L + 1, 0,
+           [&] { layernorm_forward(ln, mean, rstd, (const T *)x, lnw, bias, BT, C, s); });
     const struct { const char *name; int in, oc, residual; } lin[] = {
         {"qkv", C, 3 * C, 0}, {"attn_proj", C, C, 1}, {"fc", C, 4 * C, 0}, {"fc_proj", 4 * C, C, 1}};
     for (const auto &g : lin) {
         char name[64];
         const double fl = 2.0 * BT * g.in * g.oc;
         snprintf(name, sizeof name, "gemm %s", g.name);
-        const float *gin = g.in == C ? ln : fch_gelu;   /* [BT, in] */
-        ot.add(name, "fwd", L, fl, [&] { matmul_forward_nobias(hp, fch, gin, w, BT, g.in, g.oc); });
-        ot.tf32(L, fl, [&] { matmul_forward_nobias(h32, fch, gin, w, BT, g.in, g.oc); });
+        const T *gin = g.in == C ? ln : fch_gelu;   /* [BT, in] */
+        float *o32 = f32_view(fch, acc);
+        ot.add(name, "fwd", L, fl, [&] { matmul_forward_nobias(hp, o32, gin, (const T *)wT, BT, g.in, g.oc); });
+        if constexpr (f32)
+            ot.tf32(L, fl, [&] { matmul_forward_nobias(h32, (float *)fch, (const float *)gin, w32, BT, g.in, g.oc); });
         snprintf(name, sizeof name, "%s %s", g.residual ? "add_bias_residual" : "add_bias", g.name);
         if (g.residual)
-            ot.add(name, "fwd", L, 0, [&] { ZSF_LAUNCH(add_bias_residual_kernel, nC, s, res, x, acc, bias, nC, g.oc, ZSF_FP32); });
+            ot.add(name, "fwd", L, 0, [&] {
+                ZSF_LAUNCH(add_bias_residual_kernel<T>, nC, s, res, (const T *)x, acc, bias, nC, g.oc);
+            });
         else
-            ot.add(name, "fwd", L, 0,
-                   [&] { ZSF_LAUNCH(add_bias_kernel, (size_t)BT * g.oc, s, fch, bias, (size_t)BT * g.oc, g.oc, ZSF_FP32); });
+            ot.add(name, "fwd", L, 0, [&] {
+                ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * g.oc, s, fch, o32, bias, (size_t)BT * g.oc, g.oc);
+            });
     }
-    ot.add("attention_forward", "fwd", L, 0, [&] { attention_forward(hp, atty, att, qkv, B, T, C, NH, ZSF_FP32, s); });
-    ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, fch, 4 * nC, ZSF_FP32, s); });
+    ot.add("attention_forward", "fwd", L, 0,
+           [&] { attention_forward(hp, atty, att, datt, acc, (const T *)qkv, B, T_, C, NH, s); });
+    ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, (const T *)fch, 4 * nC, s); });
     const double fl_head = 2.0 * BT * C * V;
-    ot.add("gemm lm_head", "fwd", 1, fl_head, [&] { lm_head_forward(hp, probs, ln, wte, BT, C, V); });
-    ot.tf32(1, fl_head, [&] { lm_head_forward(h32, probs, ln, wte, BT, C, V); });
+    ot.add("gemm lm_head", "fwd", 1, fl_head, [&] { lm_head_forward(hp, probs, (const T *)ln, (const T *)wteT, BT, C, V); });
+    if constexpr (f32)
+        ot.tf32(1, fl_head, [&] { lm_head_forward(h32, probs, (const float *)ln, (const float *)wteT, BT, C, V); });
+    ot.add("round logits", "fwd", 1, 0, [&] { round_inplace(probs, (size_t)BT * V, zsf_st<T>::dt, s); });
     ot.add("crossentropy_forward", "fwd", 1, 0, [&] { crossentropy_forward(loss, losses, probs, tgt, BT, V, s); });
     /* backward */
-    ot.add("crossentropy_backward", "bwd", 1, 0, [&] { crossentropy_backward(probs, tgt, 1.0f / BT, BT, V, s); });
-    ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head, [&] { lm_head_backward(hp, dC, dwte, probs, ln, wte, BT, C, V); });
-    ot.tf32(1, 2 * fl_head, [&] { lm_head_backward(h32, dC, dwte, probs, ln, wte, BT, C, V); });
+    ot.add("crossentropy_backward", "bwd", 1, 0,
+           [&] { crossentropy_backward(dlogits, (const float *)probs, tgt, 1.0f / BT, BT, V, s); });
+    float *dC32 = f32_view(dC, acc);
+    ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head,
+           [&] { lm_head_backward(hp, dC32, dwte, (const T *)dlogits, (const T *)ln, (const T *)wteT, BT, C, V); });
+    if constexpr (f32)
+        ot.tf32(1, 2 * fl_head, [&] {
+            lm_head_backward(h32, (float *)dC, dwte, (const float *)dlogits, (const float *)ln, (const float *)wteT, BT,
+                             C, V);
+        });
+    if (!f32)
+        ot.add("round GEMM dinp [BT,C]", "bwd", 3 * L + 1, 0, [&] { store_f32(dC, (const float *)acc, nC, s); });
     /* layernorm_backward and encoder_backward kernel by kernel */
     ot.add("layernorm_backward dinp", "bwd", 2 * L + 1, 0, [&] {
-        ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel, (size_t)BT, s, dres, dC, x, lnw, mean, rstd, BT, C);
+        ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dres, (const T *)dC, (const T *)x, lnw, mean,
+                        rstd, BT, C);
     });
     ot.add("layernorm_backward params", "bwd", 2 * L + 1, 0, [&] {
-        layernorm_backward_params(dlnw, dbias, dC, x, mean, rstd, BT, C, s);
+        layernorm_backward_params(dlnw, dbias, (const T *)dC, (const T *)x, mean, rstd, BT, C, s);
     });
     for (const auto &g : lin) {
         char name[64];
         const double fl = 4.0 * BT * g.in * g.oc;
-        float *din = g.in == C ? dC : fch;   /* [BT, in]; dout is d4C [BT, oc], the layer input fch_gelu */
+        float *din32 = f32_view(g.in == C ? dC : fch, acc);   /* [BT, in]; dout is d4C [BT, oc], the input fch_gelu */
         snprintf(name, sizeof name, "gemm %s (2)", g.name);
         ot.add(name, "bwd", L, fl, [&] {
-            sgemm(hp, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, w, g.oc, d4C, g.oc, din, g.in);
-            sgemm(hp, CUBLAS_OP_N, CUBLAS_OP_T, g.oc, g.in, BT, d4C, g.oc, fch_gelu, g.in, dw, g.oc);
+            gemm(hp, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, (const T *)wT, g.oc, (const T *)d4C, g.oc, din32, g.in);
+            gemm(hp, CUBLAS_OP_N, CUBLAS_OP_T, g.oc, g.in, BT, (const T *)d4C, g.oc, (const T *)fch_gelu, g.in, dw, g.oc);
         });
-        ot.tf32(L, fl, [&] {
-            sgemm(h32, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, w, g.oc, d4C, g.oc, din, g.in);
-            sgemm(h32, CUBLAS_OP_N, CUBLAS_OP_T, g.oc, g.in, BT, d4C, g.oc, fch_gelu, g.in, dw, g.oc);
-        });
+        if constexpr (f32)
+            ot.tf32(L, fl, [&] {
+                gemm(h32, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, w32, g.oc, (const float *)d4C, g.oc, din32, g.in);
+                gemm(h32, CUBLAS_OP_N, CUBLAS_OP_T, g.oc, g.in, BT, (const float *)d4C, g.oc, (const float *)fch_gelu,
+                     g.in, dw, g.oc);
+            });
         snprintf(name, sizeof name, "bias_backward %s", g.name);
-        ot.add(name, "bwd", L, 0, [&] { ZSF_LAUNCH(bias_backward_kernel, (size_t)g.oc, s, dbias, d4C, BT, g.oc); });
+        ot.add(name, "bwd", L, 0, [&] { bias_backward(dbias, part, (const T *)d4C, BT, g.oc, s); });
     }
-    ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward_inplace(d4C, fch, 4 * nC, s); });
+    float *d4C32 = f32_view(d4C, acc);
+    ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward(d4C, (const float *)d4C32, (const T *)fch, 4 * nC, s); });
     /* the whole pass: GEMMs, softmax backward, the non-finite check (the exact kernels return at once) */
     ot.add("attention_backward", "bwd", L, 0, [&] {
-        attention_backward(hp, dqkv, datt, dpreatt, dC, att, qkv, B, T, C, NH, ZSF_FP32, s);
+        attention_backward(hp, dqkv, acc, datt, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, s);
     });
-    ot.add("encoder_backward wte", "bwd", 1, 0, [&] { encoder_backward_wte(dwte, dres, inp, BT, C, s); });
+    ot.add("encoder_backward wte", "bwd", 1, 0, [&] { encoder_backward_wte(dwte, (const T *)dres, inp, BT, C, s); });
     ot.add("encoder_backward wpe", "bwd", 1, 0,
-           [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel, (size_t)T * C, s, dwpe, dres, B, T, C); });
+           [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel<T>, (size_t)T_ * C, s, dwpe, (const T *)dres, B, T_, C); });
 
     cJSON *sum = cJSON_AddObjectToObject(out, "ops_sum");
     cJSON_AddNumberToObject(sum, "gemm_ms", ot.step_ms[0]);
-    cJSON_AddNumberToObject(sum, "gemm_tf32_ms", ot.gemm_tf32_ms);
+    if (f32)
+        cJSON_AddNumberToObject(sum, "gemm_tf32_ms", ot.gemm_tf32_ms);
     cJSON_AddNumberToObject(sum, "kernels_ms", ot.step_ms[1]);
-    printf("  per step: GEMMs %.1f ms (TF32 would be %.1f ms), zs-fast kernels %.1f ms, sum %.1f ms\n", ot.step_ms[0],
-           ot.gemm_tf32_ms, ot.step_ms[1], ot.step_ms[0] + ot.step_ms[1]);
+    printf("  per step: GEMMs %.1f ms", ot.step_ms[0]);
+    if (f32)
+        printf(" (TF32 would be %.1f ms)", ot.gemm_tf32_ms);
+    printf(", zs-fast kernels %.1f ms, sum %.1f ms\n", ot.step_ms[1], ot.step_ms[0] + ot.step_ms[1]);
 
     cublasDestroy(hp);
     cublasDestroy(h32);
-    float *all[] = {x, ln, mean, rstd, qkv, att, atty, acc, res, fch, fch_gelu, probs, losses, loss, dres, dC,
-                    d4C, dqkv, datt, dpreatt, wte, wpe, dwte, dwpe, w, dw, lnw, bias, dlnw, dbias};
+    void *all[] = {x, ln, qkv, att, atty, res, fch, fch_gelu, dres, dC, d4C, dqkv, dpreatt, dlogits16, wteT, wT,
+                   mean, rstd, acc, datt, probs, losses, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     CUDA_CHECK(cudaFree(tok));
     return 0;
+}
+
+}  // namespace
+
+int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s, zsf_dtype dt)
+{
+    if (dt == ZSF_FP16)
+        return bench_ops<__half>(out, d, batch, budget_s, s);
+    if (dt == ZSF_BF16)
+        return bench_ops<__nv_bfloat16>(out, d, batch, budget_s, s);
+    return bench_ops<float>(out, d, batch, budget_s, s);
 }

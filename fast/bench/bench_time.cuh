@@ -36,17 +36,17 @@ template <class F> static double zsfb_time(F f, int warmup, int reps, cudaStream
     return med;
 }
 
-/* x[i] = lo + (hi - lo) * u, u uniform in [0, 1) from the spec's counter-based draw. */
-__global__ static void zsfb_fill_kernel(float *x, size_t n, uint64_t key, float lo, float hi)
+/* x[i] = lo + (hi - lo) * u, u uniform in [0, 1) from the spec's counter-based draw, stored as T. */
+template <class T> __global__ static void zsfb_fill_kernel(T *x, size_t n, uint64_t key, float lo, float hi)
 {
     size_t i = zsf_tid();
     if (i < n)
-        x[i] = lo + (hi - lo) * (float)((double)(zsf_draw(key, i) >> 11) * 0x1.0p-53);
+        x[i] = st<T>(lo + (hi - lo) * (float)((double)(zsf_draw(key, i) >> 11) * 0x1.0p-53));
 }
 
-static void zsfb_fill(float *x, size_t n, uint64_t key, float lo, float hi, cudaStream_t s)
+template <class T> static void zsfb_fill(T *x, size_t n, uint64_t key, float lo, float hi, cudaStream_t s)
 {
-    ZSF_LAUNCH(zsfb_fill_kernel, n, s, x, n, key, lo, hi);
+    ZSF_LAUNCH(zsfb_fill_kernel<T>, n, s, x, n, key, lo, hi);
 }
 
 /* tokens[i] uniform in [0, V). */

@@ -1,9 +1,12 @@
 /* zs-fast-bench: times zs-fast at GPT-2 124M size on one GPU and writes the numbers as JSON.
  *
- *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--budget S] [--ops-budget S]
+ *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--dtypes fp32,bf16,fp16]
+ *                 [--budget S] [--ops-budget S]
  *
  * Phases (bench.h): optim (copy bandwidth, FusedAdam over the flat parameter buffer), step (a full
- * training step through the engine, stage 0, W = 1), ops (each forward/backward operation alone),
+ * training step through the engine, stage 0, W = 1), ops (each forward/backward operation alone);
+ * step and ops run once per model dtype of --dtypes (JSON keys step, ops for fp32; step_bf16,
+ * ops_bf16, step_fp16, ops_fp16 for the others),
  * offload (offload_optimizer's CPU step and its pipelined copies; not run unless named).
  * tools/bench/run.sh runs it beside PyTorch's peers (tools/bench/torch_peers.py). One MPI rank. */
 #include <stdio.h>
@@ -16,17 +19,18 @@
 #include "check.h"
 
 static const char usage[] =
-    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--budget S] [--ops-budget S]\n";
+    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--dtypes fp32,bf16,fp16]\n"
+    "                     [--budget S] [--ops-budget S]\n";
 
 typedef struct bench_options {
-    const char *json, *phases;
+    const char *json, *phases, *dtypes;
     int batch;
     double budget_s, ops_budget_s;
 } bench_options;
 
 static int parse(int argc, char **argv, bench_options *o)
 {
-    *o = (bench_options){NULL, "optim,step,ops", 16, 2.0, 0.3};
+    *o = (bench_options){NULL, "optim,step,ops", "fp32,bf16,fp16", 16, 2.0, 0.3};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
@@ -41,6 +45,8 @@ static int parse(int argc, char **argv, bench_options *o)
             o->json = v;
         else if (!strcmp(a, "--phases"))
             o->phases = v;
+        else if (!strcmp(a, "--dtypes"))
+            o->dtypes = v;
         else if (!strcmp(a, "--batch"))
             o->batch = atoi(v);
         else if (!strcmp(a, "--budget"))
@@ -115,10 +121,20 @@ int main(int argc, char **argv)
     int rc = 0;
     if (wants(o.phases, "optim"))
         rc |= zsfb_bench_optim(cJSON_AddObjectToObject(root, "optim"), &d, o.budget_s, comm.compute);
-    if (!rc && wants(o.phases, "step"))
-        rc |= zsfb_bench_step(cJSON_AddObjectToObject(root, "step"), &d, o.batch, 4 * o.budget_s, &comm);
-    if (!rc && wants(o.phases, "ops"))
-        rc |= zsfb_bench_ops(cJSON_AddObjectToObject(root, "ops"), &d, o.batch, o.ops_budget_s, comm.compute);
+    static const struct {
+        const char *name, *step_key, *ops_key;
+        zsf_dtype dt;
+    } dtypes[] = {{"fp32", "step", "ops", ZSF_FP32},
+                  {"bf16", "step_bf16", "ops_bf16", ZSF_BF16},
+                  {"fp16", "step_fp16", "ops_fp16", ZSF_FP16}};
+    for (size_t k = 0; k < sizeof dtypes / sizeof dtypes[0]; k++)
+        if (!rc && wants(o.phases, "step") && wants(o.dtypes, dtypes[k].name))
+            rc |= zsfb_bench_step(cJSON_AddObjectToObject(root, dtypes[k].step_key), &d, o.batch, 4 * o.budget_s, &comm,
+                                  dtypes[k].dt);
+    for (size_t k = 0; k < sizeof dtypes / sizeof dtypes[0]; k++)
+        if (!rc && wants(o.phases, "ops") && wants(o.dtypes, dtypes[k].name))
+            rc |= zsfb_bench_ops(cJSON_AddObjectToObject(root, dtypes[k].ops_key), &d, o.batch, o.ops_budget_s,
+                                 comm.compute, dtypes[k].dt);
     if (!rc && wants(o.phases, "offload"))
         rc |= zsfb_bench_offload(cJSON_AddObjectToObject(root, "offload"), &d, o.budget_s, comm.compute);
     if (o.json && write_json(o.json, root))

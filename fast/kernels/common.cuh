@@ -9,6 +9,11 @@
 
 #include <stddef.h>
 
+#include <type_traits>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "../check.h"
 #include "../rounding.h"
 
@@ -85,6 +90,62 @@ static inline void round_inplace(float *x, size_t n, zsf_dtype dt, cudaStream_t 
 {
     if (dt != ZSF_FP32)
         ZSF_LAUNCH(round_kernel, n, s, x, n, dt);
+}
+
+/* ---- storage types (llm.c's floatX) --------------------------------------------------------------
+ * The kernel families are templates over how an activation is stored: float (fp32 runs), __half (fp16)
+ * or __nv_bfloat16 (bf16). A 16-bit store is the spec's fl_M: rounding.h's conversions, which keep NaN
+ * payloads (CUDA's intrinsics differ on NaNs); the 16-bit types only carry the bits. Arithmetic stays
+ * fp32: ld widens, st rounds once, rnd = ld(st(x)) is fl_M(x) kept in a float. For float all three
+ * are the identity, so the fp32 instantiations compute exactly what the fp32 code did. */
+template <class T> struct zsf_st;
+template <> struct zsf_st<float> {
+    static constexpr zsf_dtype dt = ZSF_FP32;
+    static constexpr cudaDataType_t cuda = CUDA_R_32F;
+    __device__ static float load(float x) { return x; }
+    __device__ static float store(float x) { return x; }
+};
+template <> struct zsf_st<__half> {
+    static constexpr zsf_dtype dt = ZSF_FP16;
+    static constexpr cudaDataType_t cuda = CUDA_R_16F;
+    __device__ static float load(__half x) { return zsf_f16_to_f32(__half_as_ushort(x)); }
+    __device__ static __half store(float x) { return __ushort_as_half(zsf_f32_to_f16(x)); }
+};
+template <> struct zsf_st<__nv_bfloat16> {
+    static constexpr zsf_dtype dt = ZSF_BF16;
+    static constexpr cudaDataType_t cuda = CUDA_R_16BF;
+    __device__ static float load(__nv_bfloat16 x) { return zsf_bf16_to_f32(__bfloat16_as_ushort(x)); }
+    __device__ static __nv_bfloat16 store(float x) { return __ushort_as_bfloat16(zsf_f32_to_bf16(x)); }
+};
+
+template <class T> __device__ static inline float ld(T x) { return zsf_st<T>::load(x); }
+template <class T> __device__ static inline T st(float x) { return zsf_st<T>::store(x); }
+template <class T> __device__ static inline float rnd(float x) { return ld(st<T>(x)); }
+
+template <class T> constexpr bool zsf_is_f32 = std::is_same<T, float>::value;
+
+/* Where a GEMM of a T-stored result writes its fp32 output: the result itself when T is float (the
+ * fp32 code path, unchanged), else the fp32 scratch that store_f32 then rounds from. */
+template <class T> static inline float *f32_view(T *buf, float *scratch)
+{
+    if constexpr (zsf_is_f32<T>)
+        return buf;
+    else
+        return scratch;
+}
+
+template <class T> __global__ static void store_f32_kernel(T *out, const float *in, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        out[i] = st<T>(in[i]);
+}
+
+/* out = fl_M(in), the rounding point of a finished GEMM result (nothing when they are one float buffer). */
+template <class T> static void store_f32(T *out, const float *in, size_t n, cudaStream_t s)
+{
+    if ((const void *)out != (const void *)in)
+        ZSF_LAUNCH(store_f32_kernel<T>, n, s, out, in, n);
 }
 
 #endif

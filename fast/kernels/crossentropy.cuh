@@ -1,7 +1,8 @@
 /* Softmax cross-entropy per position. logits[BT,V] become probs in place (softmax with the row
  * maximum subtracted; one block per row, reductions in a fixed order); losses[bt] =
- * -log(probs[target]). The loss of the micro-batch is the mean, summed in bt order in fp32 (one thread). Backward, in place again: dlogits = (probs - onehot) * dlpp
- * with dlpp = dloss / (B*T). */
+ * -log(probs[target]). The loss of the micro-batch is the mean, summed in bt order in fp32 (one thread).
+ * All of these are fp32. Backward: dlogits = fl_M((probs - onehot) * dlpp) with dlpp = dloss / (B*T),
+ * stored as T (fp32: in place over probs). */
 #ifndef ZS_FAST_KERNELS_CROSSENTROPY_CUH
 #define ZS_FAST_KERNELS_CROSSENTROPY_CUH
 
@@ -56,8 +57,9 @@ __global__ static void mean_loss_kernel(float *out, const float *losses, int BT)
     *out = sum / (float)BT;
 }
 
-__global__ static void crossentropy_backward_kernel(float *probs_dlogits, const int *targets, float dlpp, int BT,
-                                                    int V)
+template <class T>
+__global__ static void crossentropy_backward_kernel(T *dlogits, const float *probs, const int *targets, float dlpp,
+                                                    int BT, int V)
 {
     size_t i = zsf_tid();
     if (i >= (size_t)BT * V)
@@ -65,7 +67,7 @@ __global__ static void crossentropy_backward_kernel(float *probs_dlogits, const 
     size_t bt = i / V;
     int v = (int)(i % V);
     float indicator = v == targets[bt] ? 1.0f : 0.0f;
-    probs_dlogits[i] = (probs_dlogits[i] - indicator) * dlpp;
+    dlogits[i] = st<T>((probs[i] - indicator) * dlpp);
 }
 
 static void crossentropy_forward(float *loss, float *losses, float *logits_probs, const int *targets, int BT, int V,
@@ -78,10 +80,11 @@ static void crossentropy_forward(float *loss, float *losses, float *logits_probs
     ZSF_LAUNCH(mean_loss_kernel, 1, s, loss, losses, BT);
 }
 
-static void crossentropy_backward(float *probs_dlogits, const int *targets, float dlpp, int BT, int V,
+template <class T>
+static void crossentropy_backward(T *dlogits, const float *probs, const int *targets, float dlpp, int BT, int V,
                                   cudaStream_t s)
 {
-    ZSF_LAUNCH(crossentropy_backward_kernel, (size_t)BT * V, s, probs_dlogits, targets, dlpp, BT, V);
+    ZSF_LAUNCH(crossentropy_backward_kernel<T>, (size_t)BT * V, s, dlogits, probs, targets, dlpp, BT, V);
 }
 
 #endif

@@ -1,4 +1,5 @@
-/* Token + position embedding. out[B,T,C] = wte[inp[b,t]] + wpe[t].
+/* Token + position embedding. out[B,T,C] = fl_M(wte[inp[b,t]] + wpe[t]), stored as S (common.cuh);
+ * wte, wpe and their gradients are fp32 buffers.
  * Backward: dwte[v] += sum over positions with inp == v of dout (added to the LM head's gradient
  * already in dwte, positions in (b, t) order); dwpe[t] = sum over b of dout[b, t] (b in order). */
 #ifndef ZS_FAST_KERNELS_ENCODER_CUH
@@ -6,21 +7,23 @@
 
 #include "common.cuh"
 
-__global__ static void encoder_forward_kernel(float *out, const int *inp, const float *wte, const float *wpe,
-                                              int B, int T, int C, zsf_dtype dt)
+template <class S>
+__global__ static void encoder_forward_kernel(S *out, const int *inp, const float *wte, const float *wpe, int B,
+                                              int T, int C)
 {
     size_t i = zsf_tid();   /* over B*T*C */
     if (i >= (size_t)B * T * C)
         return;
     size_t bt = i / C, c = i % C, t = bt % T;
-    out[i] = zsf_round(dt, wte[(size_t)inp[bt] * C + c] + wpe[t * C + c]);
+    out[i] = st<S>(wte[(size_t)inp[bt] * C + c] + wpe[t * C + c]);
 }
 
 /* One block per position: the block of the first position holding token v owns row v of dwte and
  * adds dout of every position with that token, in (b, t) order: the reference's order, so the result
  * is bit-identical to it, with no atomics. Each tile of ZSF_BLOCK positions is compacted in order
  * (warp ballots) into the list of matches, which the threads then add channel by channel. */
-__global__ static void encoder_backward_wte_kernel(float *dwte, const float *dout, const int *inp, int BT, int C)
+template <class S>
+__global__ static void encoder_backward_wte_kernel(float *dwte, const S *dout, const int *inp, int BT, int C)
 {
     __shared__ int match[ZSF_BLOCK];
     __shared__ int warp_count[ZSF_WARPS_PER_BLOCK];
@@ -48,41 +51,45 @@ __global__ static void encoder_backward_wte_kernel(float *dwte, const float *dou
         __syncthreads();
         for (int j = 0; j < n; j++)
             for (int c = (int)threadIdx.x; c < C; c += ZSF_BLOCK)
-                row[c] = row[c] + dout[(size_t)match[j] * C + c];
+                row[c] = row[c] + ld(dout[(size_t)match[j] * C + c]);
         __syncthreads();   /* match and warp_count are refilled by the next tile */
     }
 }
 
-__global__ static void encoder_backward_wpe_kernel(float *dwpe, const float *dout, int B, int T, int C)
+template <class S>
+__global__ static void encoder_backward_wpe_kernel(float *dwpe, const S *dout, int B, int T, int C)
 {
     size_t i = zsf_tid();   /* over T*C */
     if (i >= (size_t)T * C)
         return;
     float acc = 0.0f;
     for (int b = 0; b < B; b++)
-        acc = acc + dout[(size_t)b * T * C + i];
+        acc = acc + ld(dout[(size_t)b * T * C + i]);
     dwpe[i] = acc;
 }
 
-static void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe, int B, int T, int C,
-                            zsf_dtype dt, cudaStream_t s)
+template <class S>
+static void encoder_forward(S *out, const int *inp, const float *wte, const float *wpe, int B, int T, int C,
+                            cudaStream_t s)
 {
-    ZSF_LAUNCH(encoder_forward_kernel, (size_t)B * T * C, s, out, inp, wte, wpe, B, T, C, dt);
+    ZSF_LAUNCH(encoder_forward_kernel<S>, (size_t)B * T * C, s, out, inp, wte, wpe, B, T, C);
 }
 
-static void encoder_backward_wte(float *dwte, const float *dout, const int *inp, int BT, int C, cudaStream_t s)
+template <class S>
+static void encoder_backward_wte(float *dwte, const S *dout, const int *inp, int BT, int C, cudaStream_t s)
 {
     if (BT > 0) {
-        encoder_backward_wte_kernel<<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(dwte, dout, inp, BT, C);
+        encoder_backward_wte_kernel<S><<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(dwte, dout, inp, BT, C);
         CUDA_CHECK_LAUNCH();
     }
 }
 
-static void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp, int B, int T, int C,
+template <class S>
+static void encoder_backward(float *dwte, float *dwpe, const S *dout, const int *inp, int B, int T, int C,
                              cudaStream_t s)
 {
     encoder_backward_wte(dwte, dout, inp, B * T, C, s);
-    ZSF_LAUNCH(encoder_backward_wpe_kernel, (size_t)T * C, s, dwpe, dout, B, T, C);
+    ZSF_LAUNCH(encoder_backward_wpe_kernel<S>, (size_t)T * C, s, dwpe, dout, B, T, C);
 }
 
 #endif

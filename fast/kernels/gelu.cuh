@@ -14,38 +14,39 @@ __device__ static inline float gelu_arg(float x)
     return GELU_SCALE * (x + cube);
 }
 
-__global__ static void gelu_forward_kernel(float *out, const float *inp, size_t n, zsf_dtype dt)
+template <class T> __global__ static void gelu_forward_kernel(T *out, const T *inp, size_t n)
 {
     size_t i = zsf_tid();
     if (i >= n)
         return;
-    float x = inp[i];
-    out[i] = zsf_round(dt, 0.5f * x * (1.0f + tanhf(gelu_arg(x))));
+    float x = ld(inp[i]);
+    out[i] = st<T>(0.5f * x * (1.0f + tanhf(gelu_arg(x))));
 }
 
-/* In place: d[i] = gelu'(inp[i]) * d[i]. */
-__global__ static void gelu_backward_kernel(float *d, const float *inp, size_t n)
+/* d[i] = fl_M(gelu'(inp[i]) * fl_M(d32[i])): d32 is the fp32 GEMM result of the GELU output's gradient
+ * (rounded: a finished activation gradient), d the GELU input's (fp32: d and d32 are one buffer). */
+template <class T> __global__ static void gelu_backward_kernel(T *d, const float *d32, const T *inp, size_t n)
 {
     size_t i = zsf_tid();
     if (i >= n)
         return;
-    float x = inp[i];
+    float x = ld(inp[i]);
     float arg = gelu_arg(x);
     float th = tanhf(arg);
     float ch = coshf(arg);
     float sech2 = 1.0f / (ch * ch);
     float local = 0.5f * (1.0f + th) + x * 0.5f * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-    d[i] = local * d[i];
+    d[i] = st<T>(local * rnd<T>(d32[i]));
 }
 
-static void gelu_forward(float *out, const float *inp, size_t n, zsf_dtype dt, cudaStream_t s)
+template <class T> static void gelu_forward(T *out, const T *inp, size_t n, cudaStream_t s)
 {
-    ZSF_LAUNCH(gelu_forward_kernel, n, s, out, inp, n, dt);
+    ZSF_LAUNCH(gelu_forward_kernel<T>, n, s, out, inp, n);
 }
 
-static void gelu_backward_inplace(float *d, const float *inp, size_t n, cudaStream_t s)
+template <class T> static void gelu_backward(T *d, const float *d32, const T *inp, size_t n, cudaStream_t s)
 {
-    ZSF_LAUNCH(gelu_backward_kernel, n, s, d, inp, n);
+    ZSF_LAUNCH(gelu_backward_kernel<T>, n, s, d, d32, inp, n);
 }
 
 #undef GELU_SCALE

@@ -1,5 +1,6 @@
 /* LayerNorm over C: out = ((x - mean) * rstd) * weight + bias, rstd = 1 / sqrt(var + 1e-5), var biased.
- * inp, out: [BT, C]; mean, rstd: [BT] (kept for the backward pass). One warp per row: each lane folds
+ * inp, out: [BT, C] stored as T (common.cuh); mean, rstd: [BT] fp32 (kept for the backward pass);
+ * weight, bias and the parameter gradients fp32 buffers. One warp per row: each lane folds
  * its channels c = lane, lane + 32, ... in order, then a fixed butterfly (common.cuh); the variance
  * stays two-pass as the spec says. */
 #ifndef ZS_FAST_KERNELS_LAYERNORM_CUH
@@ -7,61 +8,62 @@
 
 #include "common.cuh"
 
-__global__ static void layernorm_forward_kernel(float *out, float *mean, float *rstd, const float *inp,
-                                                const float *weight, const float *bias, int BT, int C,
-                                                zsf_dtype dt)
+template <class T>
+__global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd, const T *inp, const float *weight,
+                                                const float *bias, int BT, int C)
 {
     size_t bt = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (bt >= (size_t)BT)
         return;
-    const float *x = inp + bt * C;
+    const T *x = inp + bt * C;
     float m = 0.0f;
     for (int c = lane; c < C; c += 32)
-        m = m + x[c];
+        m = m + ld(x[c]);
     m = warp_sum(m) / (float)C;
     float v = 0.0f;
     for (int c = lane; c < C; c += 32) {
-        float dx = x[c] - m;
+        float dx = ld(x[c]) - m;
         v = v + dx * dx;
     }
     v = warp_sum(v) / (float)C;
     float s = 1.0f / sqrtf(v + 1e-5f);
-    float *o = out + bt * C;
+    T *o = out + bt * C;
     for (int c = lane; c < C; c += 32)
-        o[c] = zsf_round(dt, ((x[c] - m) * s) * weight[c] + bias[c]);
+        o[c] = st<T>(((ld(x[c]) - m) * s) * weight[c] + bias[c]);
     if (lane == 0) {
         mean[bt] = m;
         rstd[bt] = s;
     }
 }
 
-/* dinp[bt] += ((dnorm - mean(dnorm)) - norm * mean(dnorm * norm)) * rstd, dnorm = weight * dout.
+/* dinp[bt] = fl_M(dinp[bt] + ((dnorm - mean(dnorm)) - norm * mean(dnorm * norm)) * rstd), dnorm =
+ * weight * dout: the residual stream's gradient, complete once this path is added (a rounding point).
  * One warp per row. */
-__global__ static void layernorm_backward_dinp_kernel(float *dinp, const float *dout, const float *inp,
-                                                      const float *weight, const float *mean, const float *rstd,
-                                                      int BT, int C)
+template <class T>
+__global__ static void layernorm_backward_dinp_kernel(T *dinp, const T *dout, const T *inp, const float *weight,
+                                                      const float *mean, const float *rstd, int BT, int C)
 {
     size_t bt = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (bt >= (size_t)BT)
         return;
-    const float *d = dout + bt * C, *x = inp + bt * C;
-    float *dx = dinp + bt * C;
+    const T *d = dout + bt * C, *x = inp + bt * C;
+    T *dx = dinp + bt * C;
     float m = mean[bt], s = rstd[bt];
     float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
     for (int c = lane; c < C; c += 32) {
-        float norm = (x[c] - m) * s;
-        float dnorm = weight[c] * d[c];
+        float norm = (ld(x[c]) - m) * s;
+        float dnorm = weight[c] * ld(d[c]);
         dnorm_mean = dnorm_mean + dnorm;
         dnorm_norm_mean = dnorm_norm_mean + dnorm * norm;
     }
     dnorm_mean = warp_sum(dnorm_mean) / (float)C;
     dnorm_norm_mean = warp_sum(dnorm_norm_mean) / (float)C;
     for (int c = lane; c < C; c += 32) {
-        float norm = (x[c] - m) * s;
-        float dnorm = weight[c] * d[c];
-        dx[c] = dx[c] + ((dnorm - dnorm_mean) - norm * dnorm_norm_mean) * s;
+        float norm = (ld(x[c]) - m) * s;
+        float dnorm = weight[c] * ld(d[c]);
+        dx[c] = st<T>(ld(dx[c]) + ((dnorm - dnorm_mean) - norm * dnorm_norm_mean) * s);
     }
 }
 
@@ -69,9 +71,9 @@ __global__ static void layernorm_backward_dinp_kernel(float *dinp, const float *
  * channels: thread (r, lane) folds rows bt = r, r + 32, ... in order for channel 32*block + lane
  * (a warp reads 32 adjacent floats of a row), then thread r = 0 adds the 32 partials in r order. */
 #define LN_ROWS 32
-__global__ static void layernorm_backward_params_kernel(float *dweight, float *dbias, const float *dout,
-                                                        const float *inp, const float *mean, const float *rstd,
-                                                        int BT, int C)
+template <class T>
+__global__ static void layernorm_backward_params_kernel(float *dweight, float *dbias, const T *dout, const T *inp,
+                                                        const float *mean, const float *rstd, int BT, int C)
 {
     __shared__ float part_w[LN_ROWS][33], part_b[LN_ROWS][33];   /* 33: no bank conflicts in the final sum */
     int lane = threadIdx.x % 32, r = threadIdx.x / 32;
@@ -79,8 +81,8 @@ __global__ static void layernorm_backward_params_kernel(float *dweight, float *d
     float dw = 0.0f, db = 0.0f;
     if (c < C)
         for (int bt = r; bt < BT; bt += LN_ROWS) {
-            float d = dout[(size_t)bt * C + c];
-            float norm = (inp[(size_t)bt * C + c] - mean[bt]) * rstd[bt];
+            float d = ld(dout[(size_t)bt * C + c]);
+            float norm = (ld(inp[(size_t)bt * C + c]) - mean[bt]) * rstd[bt];
             db = db + d;
             dw = dw + norm * d;
         }
@@ -99,29 +101,32 @@ __global__ static void layernorm_backward_params_kernel(float *dweight, float *d
     }
 }
 
-static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                              const float *bias, int BT, int C, zsf_dtype dt, cudaStream_t s)
+template <class T>
+static void layernorm_forward(T *out, float *mean, float *rstd, const T *inp, const float *weight, const float *bias,
+                              int BT, int C, cudaStream_t s)
 {
-    ZSF_LAUNCH_ROWS(layernorm_forward_kernel, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C, dt);
+    ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C);
 }
 
-static void layernorm_backward_params(float *dweight, float *dbias, const float *dout, const float *inp,
-                                      const float *mean, const float *rstd, int BT, int C, cudaStream_t s)
+template <class T>
+static void layernorm_backward_params(float *dweight, float *dbias, const T *dout, const T *inp, const float *mean,
+                                      const float *rstd, int BT, int C, cudaStream_t s)
 {
     if (C > 0) {
-        layernorm_backward_params_kernel<<<(unsigned)((C + 31) / 32), 32 * LN_ROWS, 0, s>>>(dweight, dbias, dout, inp,
+        layernorm_backward_params_kernel<T><<<(unsigned)((C + 31) / 32), 32 * LN_ROWS, 0, s>>>(dweight, dbias, dout, inp,
                                                                                            mean, rstd, BT, C);
         CUDA_CHECK_LAUNCH();
     }
 }
 #undef LN_ROWS
 
-/* Adds the input gradient into dinp (the residual stream's gradient) and writes dweight, dbias. */
-static void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+/* Adds the input gradient into dinp (the residual stream's gradient, rounded) and writes dweight, dbias. */
+template <class T>
+static void layernorm_backward(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
                                const float *weight, const float *mean, const float *rstd, int BT, int C,
                                cudaStream_t s)
 {
-    ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);
+    ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);
     layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, BT, C, s);
 }
 

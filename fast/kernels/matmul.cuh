@@ -1,97 +1,152 @@
-/* Linear layers with cuBLAS (fp32, pedantic math: no TF32), Hugging Face Conv1D layout.
+/* Linear layers with cuBLAS, Hugging Face Conv1D layout.
  *   out[BT,OC] = inp[BT,C] @ weight[C,OC] + bias[OC]
  * Row-major X[r,c] is column-major X^T, so each product below is written as its transpose.
- * The bias is added after the product, as the reference does (acc + bias). Backward GEMMs write
- * (beta = 0): every parameter gradient of a micro-step is produced exactly once, except the tied
- * wte, whose embedding part encoder_backward adds afterwards. */
+ * Inputs are of the activation storage type T (common.cuh); every GEMM computes and writes fp32
+ * (CUBLAS_COMPUTE_32F): in fp32 on the model's pedantic handle (no TF32), in fp16/bf16 on tensor
+ * cores, into an fp32 scratch that the kernels below round once (docs/spec/model.md). The bias is
+ * added after the product, as the reference does (acc + bias). Backward GEMMs write (beta = 0): every
+ * parameter gradient of a micro-step is produced exactly once, in fp32, except the tied wte, whose
+ * embedding part encoder_backward adds afterwards. */
 #ifndef ZS_FAST_KERNELS_MATMUL_CUH
 #define ZS_FAST_KERNELS_MATMUL_CUH
 
 #include "common.cuh"
 
-/* C[m,n] (column-major) = op(A) @ op(B), fp32 in and out, fp32 compute. */
-static void sgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                  const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+/* C[m,n] (column-major, fp32) = alpha * op(A) @ op(B), A and B stored as T, fp32 compute. */
+template <class T>
+static void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T *A,
+                 int lda, const T *B, int ldb, float *C, int ldc, float alpha = 1.0f)
 {
-    const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &zero, C,
-                              CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    const float zero = 0.0f;
+    CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &alpha, A, zsf_st<T>::cuda, lda, B, zsf_st<T>::cuda, ldb, &zero,
+                              C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-__global__ static void add_bias_kernel(float *out, const float *bias, size_t n, int OC, zsf_dtype dt)
+/* out = fl_M(acc + bias) (fp32: out and acc are one buffer). */
+template <class T>
+__global__ static void add_bias_kernel(T *out, const float *acc, const float *bias, size_t n, int OC)
 {
     size_t i = zsf_tid();
     if (i < n)
-        out[i] = zsf_round(dt, out[i] + bias[i % OC]);
+        out[i] = st<T>(acc[i] + bias[i % OC]);
 }
 
 /* out = residual + (acc + bias): the layer's output added to the residual stream; in fp16/bf16 the
  * projection output and the sum are both rounding points. */
-__global__ static void add_bias_residual_kernel(float *out, const float *residual, const float *acc,
-                                                const float *bias, size_t n, int OC, zsf_dtype dt)
+template <class T>
+__global__ static void add_bias_residual_kernel(T *out, const T *residual, const float *acc, const float *bias,
+                                                size_t n, int OC)
 {
     size_t i = zsf_tid();
     if (i < n)
-        out[i] = zsf_round(dt, residual[i] + zsf_round(dt, acc[i] + bias[i % OC]));
+        out[i] = st<T>(ld(residual[i]) + rnd<T>(acc[i] + bias[i % OC]));
 }
 
-/* dbias[o] = sum over bt of dout[bt, o], bt in order. */
-__global__ static void bias_backward_kernel(float *dbias, const float *dout, int BT, int OC)
+/* dbias[o] = sum over bt of dout[bt, o], in two fixed levels (deterministic, an fp32 sum reassociated as
+ * docs/conformance.md allows). Level 1: the rows are cut into BIAS_CHUNKS chunks; a block of 32 x 32
+ * threads takes 32 channels of one chunk, thread (r, lane) folds rows lo + r, lo + r + 32, ... in order
+ * (a warp reads 32 adjacent channels of a row), thread r = 0 adds the 32 partials in r order into
+ * part[chunk][o]. Level 2: one thread per channel adds the chunks' partials in chunk order. */
+#define BIAS_CHUNKS 32
+#define BIAS_ROWS 32
+
+template <class T>
+__global__ static void bias_backward_partial_kernel(float *part, const T *dout, int BT, int OC)
+{
+    __shared__ float p[BIAS_ROWS][33];   /* 33: no bank conflicts in the final sum */
+    int lane = threadIdx.x % 32, r = threadIdx.x / 32, chunk = blockIdx.y;
+    int o = blockIdx.x * 32 + lane;
+    int per = (BT + BIAS_CHUNKS - 1) / BIAS_CHUNKS, lo = chunk * per, hi = lo + per < BT ? lo + per : BT;
+    float acc = 0.0f;
+    if (o < OC)
+        for (int bt = lo + r; bt < hi; bt += BIAS_ROWS)
+            acc = acc + ld(dout[(size_t)bt * OC + o]);
+    p[r][lane] = acc;
+    __syncthreads();
+    if (r == 0 && o < OC) {
+        acc = 0.0f;
+        for (int k = 0; k < BIAS_ROWS; k++)
+            acc = acc + p[k][lane];
+        part[(size_t)chunk * OC + o] = acc;
+    }
+}
+
+__global__ static void bias_backward_fold_kernel(float *dbias, const float *part, int OC)
 {
     size_t o = zsf_tid();
     if (o >= (size_t)OC)
         return;
     float acc = 0.0f;
-    for (int bt = 0; bt < BT; bt++)
-        acc = acc + dout[(size_t)bt * OC + o];
+    for (int c = 0; c < BIAS_CHUNKS; c++)
+        acc = acc + part[(size_t)c * OC + o];
     dbias[o] = acc;
 }
 
-/* out[BT,OC] = inp[BT,C] @ weight[C,OC]  (out^T = weight^T @ inp^T) */
-static void matmul_forward_nobias(cublasHandle_t h, float *out, const float *inp, const float *weight, int BT,
-                                  int C, int OC)
+/* part: BIAS_CHUNKS * OC floats of scratch. */
+template <class T>
+static void bias_backward(float *dbias, float *part, const T *dout, int BT, int OC, cudaStream_t s)
 {
-    sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, OC, BT, C, weight, OC, inp, C, out, OC);
+    if (OC > 0) {
+        dim3 grid((unsigned)((OC + 31) / 32), BIAS_CHUNKS);
+        bias_backward_partial_kernel<T><<<grid, 32 * BIAS_ROWS, 0, s>>>(part, dout, BT, OC);
+        CUDA_CHECK_LAUNCH();
+    }
+    ZSF_LAUNCH(bias_backward_fold_kernel, (size_t)OC, s, dbias, part, OC);
+}
+#undef BIAS_ROWS
+
+/* out[BT,OC] = inp[BT,C] @ weight[C,OC] in fp32  (out^T = weight^T @ inp^T) */
+template <class T>
+static void matmul_forward_nobias(cublasHandle_t h, float *out, const T *inp, const T *weight, int BT, int C, int OC)
+{
+    gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, OC, BT, C, weight, OC, inp, C, out, OC);
 }
 
-static void matmul_forward(cublasHandle_t h, float *out, const float *inp, const float *weight, const float *bias,
-                           int BT, int C, int OC, zsf_dtype dt, cudaStream_t s)
+/* out = fl_M(inp @ weight + bias); acc: [BT,OC] fp32 scratch (unused in fp32). */
+template <class T>
+static void matmul_forward(cublasHandle_t h, T *out, float *acc, const T *inp, const T *weight, const float *bias,
+                           int BT, int C, int OC, cudaStream_t s)
 {
-    matmul_forward_nobias(h, out, inp, weight, BT, C, OC);
-    ZSF_LAUNCH(add_bias_kernel, (size_t)BT * OC, s, out, bias, (size_t)BT * OC, OC, dt);
+    float *o32 = f32_view(out, acc);
+    matmul_forward_nobias(h, o32, inp, weight, BT, C, OC);
+    ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * OC, s, out, o32, bias, (size_t)BT * OC, OC);
 }
 
-/* out = residual + inp @ weight + bias; acc is [BT,OC] scratch. */
-static void matmul_forward_residual(cublasHandle_t h, float *out, const float *residual, float *acc,
-                                    const float *inp, const float *weight, const float *bias, int BT, int C, int OC,
-                                    zsf_dtype dt, cudaStream_t s)
+/* out = residual + inp @ weight + bias; acc is [BT,OC] fp32 scratch. */
+template <class T>
+static void matmul_forward_residual(cublasHandle_t h, T *out, const T *residual, float *acc, const T *inp,
+                                    const T *weight, const float *bias, int BT, int C, int OC, cudaStream_t s)
 {
     matmul_forward_nobias(h, acc, inp, weight, BT, C, OC);
-    ZSF_LAUNCH(add_bias_residual_kernel, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC, dt);
+    ZSF_LAUNCH(add_bias_residual_kernel<T>, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC);
 }
 
-/* dinp[BT,C] = dout[BT,OC] @ weight^T ; dweight[C,OC] = inp^T @ dout ; dbias = column sums of dout. */
-static void matmul_backward(cublasHandle_t h, float *dinp, float *dweight, float *dbias, const float *dout,
-                            const float *inp, const float *weight, int BT, int C, int OC, cudaStream_t s)
+/* dinp32[BT,C] = dout[BT,OC] @ weight^T in fp32 (the caller rounds it where it is complete);
+ * dweight[C,OC] = inp^T @ dout and dbias = column sums of dout, fp32. part: bias_backward's scratch. */
+template <class T>
+static void matmul_backward(cublasHandle_t h, float *dinp32, float *dweight, float *dbias, float *part,
+                            const T *dout, const T *inp, const T *weight, int BT, int C, int OC, cudaStream_t s)
 {
-    sgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, C, BT, OC, weight, OC, dout, OC, dinp, C);      /* dinp^T = W @ dout^T */
-    sgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, OC, C, BT, dout, OC, inp, C, dweight, OC);      /* dW^T = dout^T @ inp */
-    ZSF_LAUNCH(bias_backward_kernel, (size_t)OC, s, dbias, dout, BT, OC);
+    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, C, BT, OC, weight, OC, dout, OC, dinp32, C);   /* dinp^T = W @ dout^T */
+    gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, OC, C, BT, dout, OC, inp, C, dweight, OC);     /* dW^T = dout^T @ inp */
+    bias_backward(dbias, part, dout, BT, OC, s);
 }
 
-/* The tied LM head: logits[BT,V] = inp[BT,C] @ wte[V,C]^T (logits^T = wte @ inp^T). */
-static void lm_head_forward(cublasHandle_t h, float *logits, const float *inp, const float *wte, int BT, int C,
-                            int V)
+/* The tied LM head: logits[BT,V] = inp[BT,C] @ wte[V,C]^T in fp32 (logits^T = wte @ inp^T). */
+template <class T>
+static void lm_head_forward(cublasHandle_t h, float *logits, const T *inp, const T *wte, int BT, int C, int V)
 {
-    sgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, V, BT, C, wte, C, inp, C, logits, V);
+    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, V, BT, C, wte, C, inp, C, logits, V);
 }
 
-/* dinp[BT,C] = dlogits @ wte ; dwte[V,C] = dlogits^T @ inp (written; the embedding part is added later). */
-static void lm_head_backward(cublasHandle_t h, float *dinp, float *dwte, const float *dlogits, const float *inp,
-                             const float *wte, int BT, int C, int V)
+/* dinp32[BT,C] = dlogits @ wte ; dwte[V,C] = dlogits^T @ inp (written; the embedding part is added
+ * later); both fp32. */
+template <class T>
+static void lm_head_backward(cublasHandle_t h, float *dinp32, float *dwte, const T *dlogits, const T *inp,
+                             const T *wte, int BT, int C, int V)
 {
-    sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, wte, C, dlogits, V, dinp, C);         /* dinp^T = wte^T @ dlogits^T */
-    sgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, inp, C, dlogits, V, dwte, C);         /* dwte^T = inp^T @ dlogits */
+    gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, wte, C, dlogits, V, dinp32, C);   /* dinp^T = wte^T @ dlogits^T */
+    gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, inp, C, dlogits, V, dwte, C);     /* dwte^T = inp^T @ dlogits */
 }
 
 #endif

@@ -3,11 +3,13 @@
 #   1. tools/gpu/run.sh builds the whole project in build/gpu (Release, sm_90; zs-fast-bench is part of
 #      it) and checks zs-fast against zs-ref. ZS_BENCH_CONFORMANCE: "all" = every fp32 case (the proof
 #      after a kernel change), "smoke" (default) = one case, "none" = skip (build/gpu must exist);
-#   2. zs-fast-bench: copy bandwidth, FusedAdam, a GPT-2 124M training step, the per-op split;
-#   3. tools/bench/torch_peers.py: torch's copy, optimizers and training steps (eager, compiled);
+#   2. zs-fast-bench: copy bandwidth, FusedAdam, a GPT-2 124M training step and its per-op split in
+#      fp32, bf16 and fp16 (ZS_BENCH_DTYPES, default all three);
+#   3. tools/bench/torch_peers.py: torch's copy, optimizers and training steps (eager, compiled; fp32,
+#      TF32, bf16 and fp16 autocast);
 #   4. one results.json, the plot (tools/bench/plot.py), and the table last.
 # Files in $OUT: bench.log, results.json, performance.png, gpu-check.tar.gz (tools/gpu/run.sh's own).
-# Environment: OUT (default build/bench/out), ZS_BENCH_CONFORMANCE, ZS_BENCH_BATCH (16),
+# Environment: OUT (default build/bench/out), ZS_BENCH_CONFORMANCE, ZS_BENCH_BATCH (16), ZS_BENCH_DTYPES,
 # ZS_BENCH_DEADLINE (seconds the whole script may take, default 280; later phases get what is left),
 # ZS_BENCH_TORCH_STEPS (torch_peers.py --steps, default all), ZS_GPU_MPI_MAX (passed on; default 1 for
 # smoke, 2 for all), ZS_BENCH_COMMIT (recorded in results.json when the copy has no .git).
@@ -47,7 +49,7 @@ mpirun=$(command -v mpirun || echo /tmp/zs-sys/all/usr/bin/orterun)
 phase "zs-fast-bench"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv || true
 timeout $(( $(left) - 130 > 90 ? $(left) - 130 : 90 )) "$mpirun" --allow-run-as-root -np 1 -x LD_LIBRARY_PATH -x NCCL_NVLS_ENABLE \
-  "$bin/zs-fast-bench" --batch "$batch" --json "$work/zs-fast.json"
+  "$bin/zs-fast-bench" --batch "$batch" --dtypes "${ZS_BENCH_DTYPES:-fp32,bf16,fp16}" --json "$work/zs-fast.json"
 echo "zs-fast-bench exit status $?"
 
 # ---- 3. PyTorch ---------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ Measures, and writes to --json after every measurement (so a run cut short keeps
               default on CPU (the single-tensor for-loop), foreach, and fused; all of torch's threads;
   steps       a GPT-2 124M training step (batch B x 1024 tokens, AdamW, clipping 1.0): forward,
               backward, clip_grad_norm_, fused AdamW step, in eager mode and under torch.compile,
-              fp32 (TF32 off: the precision zs-fast's conformance path uses), fp32 with TF32, and bf16
-              autocast; tokens/s and peak allocated memory.
+              fp32 (TF32 off: the precision zs-fast's conformance path uses), fp32 with TF32, bf16
+              autocast, and fp16 autocast with a GradScaler (the peers of zs-fast's bf16 and fp16 steps);
+              tokens/s and peak allocated memory.
 
 The model is Hugging Face's GPT2LMHeadModel (dropout 0, SDPA attention) when transformers imports,
 otherwise the minimal GPT-2 below (same architecture: tied embeddings, pre-LayerNorm, gelu tanh).
@@ -220,6 +221,7 @@ STEPS = [  # name, torch.compile, autocast dtype, float32 matmul precision
     ("compile bf16 autocast", True, torch.bfloat16, "highest"),
     ("eager fp32 TF32", False, None, "high"),
     ("compile fp32 (no TF32)", True, None, "highest"),
+    ("eager fp16 autocast", False, torch.float16, "highest"),
 ]
 
 
@@ -239,13 +241,17 @@ def bench_step(res, name, compiled, amp, precision, batch, kind, budget_s):
     x = torch.randint(0, V, (batch, T), device="cuda")
     y = torch.roll(x, -1, dims=1) if kind == "mini" else x  # HF shifts labels itself
     losses = []
+    # fp16 needs loss scaling (as zs-fast's fp16 engine has); bf16 and fp32 run with it disabled
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
 
     def step():
         with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
             loss = loss_of(fwd, x, y)
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.detach())
 
