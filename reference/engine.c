@@ -497,8 +497,14 @@ static void publish_params(zs_engine *e)
             parts[r][j] = zs_round_to(e->model_dtype, e->ranks[r].master[j]);
     }
     zs_all_gather(&e->comm, (const float *const *)parts, e->send, len, e->model_dtype, "params");
-    for (int r = 0; r < W; r++)
-        memcpy(e->ranks[r].model_params, e->send[r], e->model.numel * sizeof(float));
+    /* rank r received every rank's partition, block d from rank d; the partition map puts each
+     * element back in model order (Muon's grouped layout is not in model order) */
+    for (int r = 0; r < W; r++) {
+        const float *blocks[ZS_MAX_WORLD];
+        for (int d = 0; d < W; d++)
+            blocks[d] = e->send[r] + (size_t)d * len;
+        zs_partition_assemble(&e->part, blocks, e->ranks[r].model_params);
+    }
 }
 
 /* Names the first non-finite gradient element, for the error message in modes that do not skip. */
