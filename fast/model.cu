@@ -30,7 +30,7 @@ template <class T> struct acts {
     T *residual3;                          /* [L,BT,C] */
     T *lnf;                                /* [BT,C] */
     float *lnf_mean, *lnf_rstd;            /* [BT] x2 */
-    float *probs;                          /* [BT,V]: logits, then probs (fp32) */
+    float *probs;                          /* [BT,Vp]: logits, then probs (fp32; Vp = logits_ld<T>(V)) */
     float *losses;                         /* [BT] */
     /* fp32 GEMM results before their rounding: [BT,C] in fp32 (a projection before its bias and
      * residual add); [BT,4C] in fp16/bf16, where every GEMM of an activation writes here first */
@@ -38,7 +38,7 @@ template <class T> struct acts {
     float *datt;                           /* [B,NH,T,T] fp32: datt; in fp16/bf16 also the scores */
     float *bias_part;                      /* [BIAS_CHUNKS,4C]: bias_backward's partial sums */
     /* backward scratch */
-    T *dlogits;                            /* [BT,V] (fp32: = probs, in place) */
+    T *dlogits;                            /* [BT,Vp] (fp32: = probs, in place) */
     T *dres;                               /* [BT,C]: gradient of the residual stream */
     T *dC;                                 /* [BT,C] */
     T *d4C;                                /* [BT,4C] */
@@ -74,7 +74,7 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
     const zs_model_dims *d = &p->dims;
     const bool f32 = zsf_is_f32<T>;
     size_t L = (size_t)d->layers, BT = (size_t)B * d->seq, C = (size_t)d->channels, T_ = (size_t)d->seq;
-    size_t NH = (size_t)d->heads, V = (size_t)d->vocab, ATT = (size_t)B * NH * T_ * T_;
+    size_t NH = (size_t)d->heads, V = (size_t)logits_ld<T>(d->vocab), ATT = (size_t)B * NH * T_ * T_;
     struct {
         void **slot;
         size_t n, size;
@@ -332,10 +332,10 @@ template <class T> static void forward(zsf_model *m, const float *params, float 
                       at(lnf, zsf_param_lnf_b(m->t)), BT, C, s);
     unit_release(m, L + 1);
     emb = unit_fetch(m, params, 0);   /* the tied LM head */
-    lm_head_forward(h, a->probs, (const T *)a->lnf, at(unit_weights<T>(m, emb, 0), wte), BT, C, V);
+    lm_head_forward(h, a->probs, (const T *)a->lnf, at(unit_weights<T>(m, emb, 0), wte), BT, C, V, logits_ld<T>(V));
     unit_release(m, 0);
-    round_inplace(a->probs, (size_t)BT * V, m->dt, s);   /* logits; the loss is fp32 from them */
-    crossentropy_forward(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, s);
+    /* the logits are rounded as the cross-entropy reads them; the loss is fp32 from them */
+    crossentropy_forward<T>(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
 }
 
 void zsf_model_forward(zsf_model *m, const float *params, float *loss)
@@ -370,10 +370,11 @@ template <class T> static void backward(zsf_model *m, const float *params, float
     if (!m->hooks.fetch)
         weights_for<T>(m, params, false);
 
-    crossentropy_backward(a->dlogits, (const float *)a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, s);
+    const int Vp = logits_ld<T>(V);
+    crossentropy_backward(a->dlogits, (const float *)a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);
     unit_ptr<float> emb = unit_fetch(m, params, 0);   /* the tied LM head */
     lm_head_backward(h, dC32, dwte, (const T *)a->dlogits, (const T *)a->lnf,
-                     at(unit_weights<T>(m, emb, 0), zsf_param_wte(m->t)), BT, C, V);
+                     at(unit_weights<T>(m, emb, 0), zsf_param_wte(m->t)), BT, C, V, Vp);
     unit_release(m, 0);
     store_f32(a->dC, dC32, oC, s);
     CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(T), s));

@@ -84,12 +84,12 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     T *dres = dev_buf<T>(nC, key++, -1, 1, s), *dC = dev_buf<T>(nC, key++, -1, 1, s);
     T *d4C = dev_buf<T>(4 * nC, key++, -1, 1, s), *dqkv = dev_buf<T>(3 * nC, key++, -1, 1, s);
     T *dpreatt = dev_buf<T>(nA, key++, -1, 1, s);
-    T *dlogits16 = dev_buf<T>(f32 ? 0 : (size_t)BT * V, key++, -1e-4f, 1e-4f, s);
+    T *dlogits16 = dev_buf<T>(f32 ? 0 : (size_t)BT * logits_ld<T>(V), key++, -1e-4f, 1e-4f, s);
     T *wteT = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wT = dev_buf<T>((size_t)C * 4 * C, key++, -0.02f, 0.02f, s);
     /* fp32 buffers: statistics, logits, scratch, parameters and their gradients */
     float *mean = dev_buf<float>(BT, key++, -0.1f, 0.1f, s), *rstd = dev_buf<float>(BT, key++, 0.5f, 2, s);
     float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s), *datt = dev_buf<float>(nA, key++, -1, 1, s);
-    float *probs = dev_buf<float>((size_t)BT * V, key++, -4, 4, s);
+    float *probs = dev_buf<float>((size_t)BT * logits_ld<T>(V), key++, -4, 4, s);
     float *losses = dev_buf<float>(BT, key++, 0, 1, s), *loss = dev_buf<float>(1, key++, 0, 1, s);
     float *wte = dev_buf<float>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<float>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
     float *dwte = dev_buf<float>((size_t)V * C, key++, -1, 1, s), *dwpe = dev_buf<float>((size_t)T_ * C, key++, -1, 1, s);
@@ -155,21 +155,24 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
            [&] { attention_forward(hp, atty, att, datt, acc, (const T *)qkv, B, T_, C, NH, s); });
     ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, (const T *)fch, 4 * nC, s); });
     const double fl_head = 2.0 * BT * C * V;
-    ot.add("gemm lm_head", "fwd", 1, fl_head, [&] { lm_head_forward(hp, probs, (const T *)ln, (const T *)wteT, BT, C, V); });
+    const int Vp = logits_ld<T>(V);   /* model.cu's logits row stride */
+    ot.add("gemm lm_head", "fwd", 1, fl_head,
+           [&] { lm_head_forward(hp, probs, (const T *)ln, (const T *)wteT, BT, C, V, Vp); });
     if constexpr (f32)
-        ot.tf32(1, fl_head, [&] { lm_head_forward(h32, probs, (const float *)ln, (const float *)wteT, BT, C, V); });
-    ot.add("round logits", "fwd", 1, 0, [&] { round_inplace(probs, (size_t)BT * V, zsf_st<T>::dt, s); });
-    ot.add("crossentropy_forward", "fwd", 1, 0, [&] { crossentropy_forward(loss, losses, probs, tgt, BT, V, s); });
+        ot.tf32(1, fl_head, [&] { lm_head_forward(h32, probs, (const float *)ln, (const float *)wteT, BT, C, V, V); });
+    ot.add("crossentropy_forward", "fwd", 1, 0,
+           [&] { crossentropy_forward<T>(loss, losses, probs, tgt, BT, V, Vp, s); });
     /* backward */
     ot.add("crossentropy_backward", "bwd", 1, 0,
-           [&] { crossentropy_backward(dlogits, (const float *)probs, tgt, 1.0f / BT, BT, V, s); });
+           [&] { crossentropy_backward(dlogits, (const float *)probs, tgt, 1.0f / BT, BT, V, Vp, s); });
     float *dC32 = f32_view(dC, acc);
-    ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head,
-           [&] { lm_head_backward(hp, dC32, dwte, (const T *)dlogits, (const T *)ln, (const T *)wteT, BT, C, V); });
+    ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head, [&] {
+        lm_head_backward(hp, dC32, dwte, (const T *)dlogits, (const T *)ln, (const T *)wteT, BT, C, V, Vp);
+    });
     if constexpr (f32)
         ot.tf32(1, 2 * fl_head, [&] {
             lm_head_backward(h32, (float *)dC, dwte, (const float *)dlogits, (const float *)ln, (const float *)wteT, BT,
-                             C, V);
+                             C, V, V);
         });
     if (!f32)
         ot.add("round GEMM dinp [BT,C]", "bwd", 3 * L + 1, 0, [&] { store_f32(dC, (const float *)acc, nC, s); });

@@ -59,9 +59,11 @@ template <class T> static void attention_flag(const T *x, size_t n, cudaStream_t
 /* ---- warp-per-row kernels of the GEMM path ---------------------------------------------------- */
 
 /* scores holds the raw fp32 products q.k of each row (the whole T x T tile); att becomes the causal
- * softmax of fl_M(acc * scale), zero above the diagonal (fp32: att and scores are one buffer). The
- * exponentials are computed again in the last pass rather than stored (same input, same bits). One
- * warp per row (b, h, t). */
+ * softmax of fl_M(acc * scale), zero above the diagonal (fp32: att and scores are one buffer). One
+ * warp per row (b, h, t). Rows of up to 32 * ATT_REGS entries are read once into registers (lane l
+ * holds t2 = l, l + 32, ...); longer rows compute each exponential again in the last pass (same
+ * input, same bits). Either way the folds run over the same values in the same order. */
+#define ATT_REGS 32
 template <class S>
 __global__ static void attention_softmax_forward_kernel(S *att, const float *scores, size_t rows, int T, float scale)
 {
@@ -72,19 +74,44 @@ __global__ static void attention_softmax_forward_kernel(S *att, const float *sco
     int t = (int)(row % T);
     const float *sc = scores + row * T;
     S *a = att + row * T;
-    float maxv = -INFINITY;
+    float maxv = -INFINITY, sum = 0.0f;
+    if (T <= 32 * ATT_REGS) {
+        float x[ATT_REGS];
+#pragma unroll
+        for (int k = 0; k < ATT_REGS; k++) {
+            int t2 = lane + 32 * k;
+            x[k] = t2 <= t ? rnd<S>(sc[t2] * scale) : 0.0f;   /* the scores are a rounding point */
+            if (t2 <= t)
+                maxv = x[k] > maxv ? x[k] : maxv;
+        }
+        maxv = warp_max(maxv);
+#pragma unroll
+        for (int k = 0; k < ATT_REGS; k++)
+            if (lane + 32 * k <= t) {
+                x[k] = expf(x[k] - maxv);
+                sum = sum + x[k];
+            }
+        float inv = 1.0f / warp_sum(sum);
+#pragma unroll
+        for (int k = 0; k < ATT_REGS; k++) {
+            int t2 = lane + 32 * k;
+            if (t2 < T)
+                a[t2] = st<S>(t2 <= t ? x[k] * inv : 0.0f);
+        }
+        return;
+    }
     for (int t2 = lane; t2 <= t; t2 += 32) {
-        float x = rnd<S>(sc[t2] * scale);   /* the scores are a rounding point */
+        float x = rnd<S>(sc[t2] * scale);
         maxv = x > maxv ? x : maxv;
     }
     maxv = warp_max(maxv);
-    float sum = 0.0f;
     for (int t2 = lane; t2 <= t; t2 += 32)
         sum = sum + expf(rnd<S>(sc[t2] * scale) - maxv);
     float inv = 1.0f / warp_sum(sum);
     for (int t2 = lane; t2 < T; t2 += 32)
         a[t2] = st<S>(t2 <= t ? expf(rnd<S>(sc[t2] * scale) - maxv) * inv : 0.0f);
 }
+#undef ATT_REGS
 
 /* dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])) * scale, with datt (fp32)
  * read as fl_M(datt) (a rounding point); 0 above the diagonal. In fp32 the scale is folded in here so

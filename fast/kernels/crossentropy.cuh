@@ -1,8 +1,10 @@
-/* Softmax cross-entropy per position. logits[BT,V] become probs in place (softmax with the row
- * maximum subtracted; one block per row, reductions in a fixed order); losses[bt] =
+/* Softmax cross-entropy per position. logits[BT,V] (fp32, rows ld apart) become probs in place
+ * (softmax of fl_M(logits) with the row maximum subtracted: the logits' rounding point is applied as
+ * they are read; one block per row, reductions in a fixed order); losses[bt] =
  * -log(probs[target]). The loss of the micro-batch is the mean, summed in bt order in fp32 (one thread).
  * All of these are fp32. Backward: dlogits = fl_M((probs - onehot) * dlpp) with dlpp = dloss / (B*T),
- * stored as T (fp32: in place over probs). */
+ * stored as T with the same row stride (fp32: in place over probs). fp16/bf16 pad the rows to a
+ * multiple of 64 (model.cu) so that the LM head's tensor-core GEMMs see aligned leading dimensions. */
 #ifndef ZS_FAST_KERNELS_CROSSENTROPY_CUH
 #define ZS_FAST_KERNELS_CROSSENTROPY_CUH
 
@@ -25,18 +27,21 @@ __device__ static float block_reduce(float x, int is_max)
 }
 
 /* One block of ZSF_BLOCK threads per row; each thread folds v = tid, tid + ZSF_BLOCK, ... in order. */
+template <class T>
 __global__ static void crossentropy_forward_kernel(float *losses, float *logits_probs, const int *targets, int BT,
-                                                   int V)
+                                                   int V, int ld)
 {
     size_t bt = blockIdx.x;
-    float *p = logits_probs + bt * V;
+    float *p = logits_probs + bt * ld;
     float maxv = -INFINITY;
-    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK)
-        maxv = p[v] > maxv ? p[v] : maxv;
+    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK) {
+        float x = rnd<T>(p[v]);   /* the logits are a rounding point */
+        maxv = x > maxv ? x : maxv;
+    }
     maxv = block_reduce(maxv, 1);
     float sum = 0.0f;
     for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK) {
-        p[v] = expf(p[v] - maxv);
+        p[v] = expf(rnd<T>(p[v]) - maxv);
         sum = sum + p[v];
     }
     float inv = 1.0f / block_reduce(sum, 0);
@@ -59,7 +64,7 @@ __global__ static void mean_loss_kernel(float *out, const float *losses, int BT)
 
 template <class T>
 __global__ static void crossentropy_backward_kernel(T *dlogits, const float *probs, const int *targets, float dlpp,
-                                                    int BT, int V)
+                                                    int BT, int V, int ld)
 {
     size_t i = zsf_tid();
     if (i >= (size_t)BT * V)
@@ -67,14 +72,15 @@ __global__ static void crossentropy_backward_kernel(T *dlogits, const float *pro
     size_t bt = i / V;
     int v = (int)(i % V);
     float indicator = v == targets[bt] ? 1.0f : 0.0f;
-    dlogits[i] = st<T>((probs[i] - indicator) * dlpp);
+    dlogits[bt * ld + v] = st<T>((probs[bt * ld + v] - indicator) * dlpp);
 }
 
+template <class T>
 static void crossentropy_forward(float *loss, float *losses, float *logits_probs, const int *targets, int BT, int V,
-                                 cudaStream_t s)
+                                 int ld, cudaStream_t s)
 {
     if (BT > 0) {
-        crossentropy_forward_kernel<<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(losses, logits_probs, targets, BT, V);
+        crossentropy_forward_kernel<T><<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(losses, logits_probs, targets, BT, V, ld);
         CUDA_CHECK_LAUNCH();
     }
     ZSF_LAUNCH(mean_loss_kernel, 1, s, loss, losses, BT);
@@ -82,9 +88,9 @@ static void crossentropy_forward(float *loss, float *losses, float *logits_probs
 
 template <class T>
 static void crossentropy_backward(T *dlogits, const float *probs, const int *targets, float dlpp, int BT, int V,
-                                  cudaStream_t s)
+                                  int ld, cudaStream_t s)
 {
-    ZSF_LAUNCH(crossentropy_backward_kernel<T>, (size_t)BT * V, s, dlogits, probs, targets, dlpp, BT, V);
+    ZSF_LAUNCH(crossentropy_backward_kernel<T>, (size_t)BT * V, s, dlogits, probs, targets, dlpp, BT, V, ld);
 }
 
 #endif

@@ -41,8 +41,10 @@ __global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd
  * weight * dout: the residual stream's gradient, complete once this path is added (a rounding point).
  * One warp per row. */
 template <class T>
-__global__ static void layernorm_backward_dinp_kernel(T *dinp, const T *dout, const T *inp, const float *weight,
-                                                      const float *mean, const float *rstd, int BT, int C)
+__global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, const T *__restrict__ dout,
+                                                      const T *__restrict__ inp, const float *__restrict__ weight,
+                                                      const float *__restrict__ mean, const float *__restrict__ rstd,
+                                                      int BT, int C)
 {
     size_t bt = zsf_warp_row();
     int lane = threadIdx.x % 32;
@@ -52,6 +54,7 @@ __global__ static void layernorm_backward_dinp_kernel(T *dinp, const T *dout, co
     T *dx = dinp + bt * C;
     float m = mean[bt], s = rstd[bt];
     float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+#pragma unroll 4
     for (int c = lane; c < C; c += 32) {
         float norm = (ld(x[c]) - m) * s;
         float dnorm = weight[c] * ld(d[c]);
@@ -60,6 +63,7 @@ __global__ static void layernorm_backward_dinp_kernel(T *dinp, const T *dout, co
     }
     dnorm_mean = warp_sum(dnorm_mean) / (float)C;
     dnorm_norm_mean = warp_sum(dnorm_norm_mean) / (float)C;
+#pragma unroll 4
     for (int c = lane; c < C; c += 32) {
         float norm = (ld(x[c]) - m) * s;
         float dnorm = weight[c] * ld(d[c]);
@@ -72,20 +76,24 @@ __global__ static void layernorm_backward_dinp_kernel(T *dinp, const T *dout, co
  * (a warp reads 32 adjacent floats of a row), then thread r = 0 adds the 32 partials in r order. */
 #define LN_ROWS 32
 template <class T>
-__global__ static void layernorm_backward_params_kernel(float *dweight, float *dbias, const T *dout, const T *inp,
-                                                        const float *mean, const float *rstd, int BT, int C)
+__global__ static void layernorm_backward_params_kernel(float *__restrict__ dweight, float *__restrict__ dbias,
+                                                        const T *__restrict__ dout, const T *__restrict__ inp,
+                                                        const float *__restrict__ mean,
+                                                        const float *__restrict__ rstd, int BT, int C)
 {
     __shared__ float part_w[LN_ROWS][33], part_b[LN_ROWS][33];   /* 33: no bank conflicts in the final sum */
     int lane = threadIdx.x % 32, r = threadIdx.x / 32;
     int c = blockIdx.x * 32 + lane;
     float dw = 0.0f, db = 0.0f;
-    if (c < C)
+    if (c < C) {
+#pragma unroll 4
         for (int bt = r; bt < BT; bt += LN_ROWS) {
             float d = ld(dout[(size_t)bt * C + c]);
             float norm = (ld(inp[(size_t)bt * C + c]) - mean[bt]) * rstd[bt];
             db = db + d;
             dw = dw + norm * d;
         }
+    }
     part_w[r][lane] = dw;
     part_b[r][lane] = db;
     __syncthreads();

@@ -132,21 +132,30 @@ static void matmul_backward(cublasHandle_t h, float *dinp32, float *dweight, flo
     bias_backward(dbias, part, dout, BT, OC, s);
 }
 
-/* The tied LM head: logits[BT,V] = inp[BT,C] @ wte[V,C]^T in fp32 (logits^T = wte @ inp^T). */
-template <class T>
-static void lm_head_forward(cublasHandle_t h, float *logits, const T *inp, const T *wte, int BT, int C, int V)
+/* The row stride of the logits: fp32 keeps V; fp16/bf16 pad it to a multiple of 64 elements, since
+ * tensor-core GEMMs need aligned leading dimensions (V = 50257 would cost them 3-4x). The padding
+ * columns are never written by the GEMM nor read as logits; dlogits keeps them zero. */
+template <class T> static inline int logits_ld(int V)
 {
-    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, V, BT, C, wte, C, inp, C, logits, V);
+    return zsf_is_f32<T> ? V : (V + 63) / 64 * 64;
+}
+
+/* The tied LM head: logits[BT,V] (rows ld apart) = inp[BT,C] @ wte[V,C]^T in fp32
+ * (logits^T = wte @ inp^T). */
+template <class T>
+static void lm_head_forward(cublasHandle_t h, float *logits, const T *inp, const T *wte, int BT, int C, int V, int ld)
+{
+    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, V, BT, C, wte, C, inp, C, logits, ld);
 }
 
 /* dinp32[BT,C] = dlogits @ wte ; dwte[V,C] = dlogits^T @ inp (written; the embedding part is added
- * later); both fp32. */
+ * later); both fp32. dlogits' rows are ld apart. */
 template <class T>
 static void lm_head_backward(cublasHandle_t h, float *dinp32, float *dwte, const T *dlogits, const T *inp,
-                             const T *wte, int BT, int C, int V)
+                             const T *wte, int BT, int C, int V, int ld)
 {
-    gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, wte, C, dlogits, V, dinp32, C);   /* dinp^T = wte^T @ dlogits^T */
-    gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, inp, C, dlogits, V, dwte, C);     /* dwte^T = inp^T @ dlogits */
+    gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, wte, C, dlogits, ld, dinp32, C);   /* dinp^T = wte^T @ dlogits^T */
+    gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, inp, C, dlogits, ld, dwte, C);     /* dwte^T = inp^T @ dlogits */
 }
 
 #endif
