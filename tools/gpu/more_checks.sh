@@ -60,6 +60,8 @@ fi
 
 # ---- 6d. memory: measured (cudaMalloc'ed by zs-fast) vs predicted (zs-explain) ---------------------
 mem=$OUT/memory.txt; : >"$mem"
+# zs-explain is host code: build it here when run.sh built only zs-ref, zs-fast and zs-check
+[ -x "$bin/zs-explain" ] || cmake --build build/gpu -j16 --target zs-explain >>"$OUT/build.log" 2>&1 || true
 for s in 0 1 2 3; do
   for p in fp32 bf16; do
     cf=conformance/cases/${p}_zero${s}_adamw.json
