@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
+
 #include "kernels/attention.cuh"
 #include "kernels/crossentropy.cuh"
 #include "kernels/encoder.cuh"
@@ -36,7 +38,7 @@ template <class T> struct acts {
      * residual add); [BT,4C] in fp16/bf16, where every GEMM of an activation writes here first */
     float *acc;
     float *datt;                           /* [B,NH,T,T] fp32: datt; in fp16/bf16 also the scores */
-    float *bias_part;                      /* [BIAS_CHUNKS,4C]: bias_backward's partial sums */
+    float *bias_part;                      /* bias_backward's [BIAS_CHUNKS,4C] and layernorm_backward's partial sums */
     /* backward scratch */
     T *dlogits;                            /* [BT,Vp] (fp32: = probs, in place) */
     T *dres;                               /* [BT,C]: gradient of the residual stream */
@@ -89,7 +91,7 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->lnf, BT * C, sizeof(T)},           {(void **)&a->lnf_mean, BT, 4},
         {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->probs, BT * V, 4},
         {(void **)&a->losses, BT, 4},                    {(void **)&a->acc, (f32 ? 1 : 4) * BT * C, 4},
-        {(void **)&a->datt, ATT, 4},                     {(void **)&a->bias_part, BIAS_CHUNKS * 4 * C, 4},
+        {(void **)&a->datt, ATT, 4},                     {(void **)&a->bias_part, std::max((size_t)BIAS_CHUNKS * 4 * C, LAYERNORM_SCRATCH(C)), 4},
         {(void **)&a->dlogits, f32 ? 0 : BT * V, sizeof(T)}, {(void **)&a->dres, BT * C, sizeof(T)},
         {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
         {(void **)&a->dqkv, BT * 3 * C, sizeof(T)},      {(void **)&a->dpreatt, ATT, sizeof(T)},
@@ -381,8 +383,8 @@ template <class T> static void backward(zsf_model *m, const float *params, float
     const T *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
     const zsf_param *lnfw = zsf_param_lnf_w(m->t), *lnfb = zsf_param_lnf_b(m->t);
     unit_ptr<float> lnf = unit_fetch(m, params, L + 1);
-    layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, (const T *)a->dC, last, at(lnf, lnfw),
-                       a->lnf_mean, a->lnf_rstd, BT, C, s);
+    layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, a->bias_part, (const T *)a->dC, last,
+                       at(lnf, lnfw), a->lnf_mean, a->lnf_rstd, BT, C, s);
     unit_release(m, L + 1);
     unit_grads_done(m, grads, L + 1);
 
@@ -402,8 +404,8 @@ template <class T> static void backward(zsf_model *m, const float *params, float
         gelu_backward(a->d4C, d4C32, fch, 4 * oC, s);
         matmul_backward(h, dC32, dw.fcw, dw.fcb, a->bias_part, (const T *)a->d4C, ln2, w.fcw, BT, C, 4 * C, s);
         store_f32(a->dC, dC32, oC, s);
-        layernorm_backward(a->dres, dw.ln2w, dw.ln2b, (const T *)a->dC, residual2, p.ln2w, a->ln2_mean + l * oT,
-                           a->ln2_rstd + l * oT, BT, C, s);
+        layernorm_backward(a->dres, dw.ln2w, dw.ln2b, a->bias_part, (const T *)a->dC, residual2, p.ln2w,
+                           a->ln2_mean + l * oT, a->ln2_rstd + l * oT, BT, C, s);
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
         matmul_backward(h, dC32, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, w.attprojw, BT, C,
                         C, s);
@@ -411,8 +413,8 @@ template <class T> static void backward(zsf_model *m, const float *params, float
         attention_backward(h, a->dqkv, a->acc, a->datt, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, s);
         matmul_backward(h, dC32, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, w.qkvw, BT, C, 3 * C, s);
         store_f32(a->dC, dC32, oC, s);
-        layernorm_backward(a->dres, dw.ln1w, dw.ln1b, (const T *)a->dC, residual, p.ln1w, a->ln1_mean + l * oT,
-                           a->ln1_rstd + l * oT, BT, C, s);
+        layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->bias_part, (const T *)a->dC, residual, p.ln1w,
+                           a->ln1_mean + l * oT, a->ln1_rstd + l * oT, BT, C, s);
         unit_release(m, 1 + l);
         unit_grads_done(m, grads, 1 + l);
     }

@@ -182,7 +182,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
                         rstd, BT, C);
     });
     ot.add("layernorm_backward params", "bwd", 2 * L + 1, 0, [&] {
-        layernorm_backward_params(dlnw, dbias, (const T *)dC, (const T *)x, mean, rstd, BT, C, s);
+        layernorm_backward_params(dlnw, dbias, part, (const T *)dC, (const T *)x, mean, rstd, BT, C, s);
     });
     for (const auto &g : lin) {
         char name[64];

@@ -148,4 +148,17 @@ template <class T> static void store_f32(T *out, const float *in, size_t n, cuda
         ZSF_LAUNCH(store_f32_kernel<T>, n, s, out, in, n);
 }
 
+/* out[i] = ((part[0][i] + part[1][i]) + ...) over `chunks` rows of n: level 2 of the deterministic
+ * two-level column sums (bias and LayerNorm parameter gradients), one thread per column. */
+__global__ static void fold_chunks_kernel(float *out, const float *part, int n, int chunks)
+{
+    size_t i = zsf_tid();
+    if (i >= (size_t)n)
+        return;
+    float acc = 0.0f;
+    for (int c = 0; c < chunks; c++)
+        acc = acc + part[(size_t)c * n + i];
+    out[i] = acc;
+}
+
 #endif

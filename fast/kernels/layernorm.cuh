@@ -71,41 +71,46 @@ __global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, cons
     }
 }
 
-/* dweight[c] = sum_bt norm * dout, dbias[c] = sum_bt dout. A block of 32 x 32 threads takes 32
- * channels: thread (r, lane) folds rows bt = r, r + 32, ... in order for channel 32*block + lane
- * (a warp reads 32 adjacent floats of a row), then thread r = 0 adds the 32 partials in r order. */
+/* dweight[c] = sum_bt norm * dout, dbias[c] = sum_bt dout, as two-level sums in a fixed order (fp32
+ * sums may be reassociated, docs/conformance.md): level 1 cuts the rows into LN_CHUNKS chunks; a block
+ * of 32 x 32 threads takes 32 channels of one chunk, thread (r, lane) folds rows lo + r, lo + r + 32,
+ * ... in order (a warp reads 32 adjacent channels of a row), thread r = 0 adds the 32 partials in r
+ * order into part_w/part_b[chunk][c]; level 2 (fold_chunks_kernel) adds the chunks in order. One
+ * block per 32 channels alone kept 24 of 132 SMs busy at C = 768 (13 ms per bf16 step). */
 #define LN_ROWS 32
+#define LN_CHUNKS 32
 template <class T>
-__global__ static void layernorm_backward_params_kernel(float *__restrict__ dweight, float *__restrict__ dbias,
+__global__ static void layernorm_backward_params_kernel(float *__restrict__ part_w, float *__restrict__ part_b,
                                                         const T *__restrict__ dout, const T *__restrict__ inp,
                                                         const float *__restrict__ mean,
                                                         const float *__restrict__ rstd, int BT, int C)
 {
-    __shared__ float part_w[LN_ROWS][33], part_b[LN_ROWS][33];   /* 33: no bank conflicts in the final sum */
-    int lane = threadIdx.x % 32, r = threadIdx.x / 32;
+    __shared__ float sw[LN_ROWS][33], sb[LN_ROWS][33];   /* 33: no bank conflicts in the final sum */
+    int lane = threadIdx.x % 32, r = threadIdx.x / 32, chunk = blockIdx.y;
     int c = blockIdx.x * 32 + lane;
+    int per = (BT + LN_CHUNKS - 1) / LN_CHUNKS, lo = chunk * per, hi = lo + per < BT ? lo + per : BT;
     float dw = 0.0f, db = 0.0f;
     if (c < C) {
 #pragma unroll 4
-        for (int bt = r; bt < BT; bt += LN_ROWS) {
+        for (int bt = lo + r; bt < hi; bt += LN_ROWS) {
             float d = ld(dout[(size_t)bt * C + c]);
             float norm = (ld(inp[(size_t)bt * C + c]) - mean[bt]) * rstd[bt];
             db = db + d;
             dw = dw + norm * d;
         }
     }
-    part_w[r][lane] = dw;
-    part_b[r][lane] = db;
+    sw[r][lane] = dw;
+    sb[r][lane] = db;
     __syncthreads();
     if (r == 0 && c < C) {
         dw = 0.0f;
         db = 0.0f;
         for (int k = 0; k < LN_ROWS; k++) {
-            dw = dw + part_w[k][lane];
-            db = db + part_b[k][lane];
+            dw = dw + sw[k][lane];
+            db = db + sb[k][lane];
         }
-        dweight[c] = dw;
-        dbias[c] = db;
+        part_w[(size_t)chunk * C + c] = dw;
+        part_b[(size_t)chunk * C + c] = db;
     }
 }
 
@@ -116,26 +121,31 @@ static void layernorm_forward(T *out, float *mean, float *rstd, const T *inp, co
     ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C);
 }
 
+/* part: LAYERNORM_SCRATCH(C) floats of scratch. */
+#define LAYERNORM_SCRATCH(C) (2 * (size_t)LN_CHUNKS * (size_t)(C))
 template <class T>
-static void layernorm_backward_params(float *dweight, float *dbias, const T *dout, const T *inp, const float *mean,
-                                      const float *rstd, int BT, int C, cudaStream_t s)
+static void layernorm_backward_params(float *dweight, float *dbias, float *part, const T *dout, const T *inp,
+                                      const float *mean, const float *rstd, int BT, int C, cudaStream_t s)
 {
-    if (C > 0) {
-        layernorm_backward_params_kernel<T><<<(unsigned)((C + 31) / 32), 32 * LN_ROWS, 0, s>>>(dweight, dbias, dout, inp,
-                                                                                           mean, rstd, BT, C);
-        CUDA_CHECK_LAUNCH();
-    }
+    if (C <= 0)
+        return;
+    float *part_w = part, *part_b = part + (size_t)LN_CHUNKS * C;
+    dim3 grid((unsigned)((C + 31) / 32), LN_CHUNKS);
+    layernorm_backward_params_kernel<T><<<grid, 32 * LN_ROWS, 0, s>>>(part_w, part_b, dout, inp, mean, rstd, BT, C);
+    CUDA_CHECK_LAUNCH();
+    ZSF_LAUNCH(fold_chunks_kernel, (size_t)C, s, dweight, part_w, C, LN_CHUNKS);
+    ZSF_LAUNCH(fold_chunks_kernel, (size_t)C, s, dbias, part_b, C, LN_CHUNKS);
 }
 #undef LN_ROWS
 
 /* Adds the input gradient into dinp (the residual stream's gradient, rounded) and writes dweight, dbias. */
 template <class T>
-static void layernorm_backward(T *dinp, float *dweight, float *dbias, const T *dout, const T *inp,
+static void layernorm_backward(T *dinp, float *dweight, float *dbias, float *part, const T *dout, const T *inp,
                                const float *weight, const float *mean, const float *rstd, int BT, int C,
                                cudaStream_t s)
 {
     ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);
-    layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, BT, C, s);
+    layernorm_backward_params(dweight, dbias, part, dout, inp, mean, rstd, BT, C, s);
 }
 
 #endif

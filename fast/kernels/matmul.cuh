@@ -71,17 +71,6 @@ __global__ static void bias_backward_partial_kernel(float *part, const T *dout, 
     }
 }
 
-__global__ static void bias_backward_fold_kernel(float *dbias, const float *part, int OC)
-{
-    size_t o = zsf_tid();
-    if (o >= (size_t)OC)
-        return;
-    float acc = 0.0f;
-    for (int c = 0; c < BIAS_CHUNKS; c++)
-        acc = acc + part[(size_t)c * OC + o];
-    dbias[o] = acc;
-}
-
 /* part: BIAS_CHUNKS * OC floats of scratch. */
 template <class T>
 static void bias_backward(float *dbias, float *part, const T *dout, int BT, int OC, cudaStream_t s)
@@ -91,7 +80,7 @@ static void bias_backward(float *dbias, float *part, const T *dout, int BT, int 
         bias_backward_partial_kernel<T><<<grid, 32 * BIAS_ROWS, 0, s>>>(part, dout, BT, OC);
         CUDA_CHECK_LAUNCH();
     }
-    ZSF_LAUNCH(bias_backward_fold_kernel, (size_t)OC, s, dbias, part, OC);
+    ZSF_LAUNCH(fold_chunks_kernel, (size_t)OC, s, dbias, part, OC, BIAS_CHUNKS);
 }
 #undef BIAS_ROWS
 
