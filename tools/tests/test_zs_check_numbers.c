@@ -142,6 +142,29 @@ static void tolerance_table_policy(void **state)
     }
 }
 
+/* Muon's entries widen exactly grad, grad_norm, exp_avg and exp_avg_sq of every rounding class, each
+ * with a reason; every other kind, and the exact class, are the class's own entry. */
+static void muon_entries_widen_only_what_newton_schulz_touches(void **state)
+{
+    (void)state;
+    for (int c = 0; c < ZS_CLASS_COUNT; c++)
+        for (int k = 0; k < ZS_KIND_COUNT; k++) {
+            zs_tolerance base = zs_tolerance_for((zs_tol_class)c, (zs_tensor_kind)k);
+            zs_tolerance m = zs_tolerance_for_muon((zs_tol_class)c, (zs_tensor_kind)k);
+            int touched = k == ZS_KIND_GRAD || k == ZS_KIND_GRAD_NORM || k == ZS_KIND_EXP_AVG || k == ZS_KIND_EXP_AVG_SQ;
+            assert_true(m.atol >= base.atol && m.rtol >= base.rtol && m.ulps == base.ulps);
+            if (c == ZS_CLASS_EXACT || !touched)
+                assert_true(m.atol == base.atol && m.rtol == base.rtol);
+            if (touched)
+                assert_true(zs_tolerance_muon_why((zs_tensor_kind)k) && strlen(zs_tolerance_muon_why((zs_tensor_kind)k)) > 10);
+            else
+                assert_null(zs_tolerance_muon_why((zs_tensor_kind)k));
+        }
+    zs_tolerance g = zs_tolerance_for_muon(ZS_CLASS_FP32, ZS_KIND_GRAD);
+    assert_true(g.atol == 5e-2);   /* 3.2x zs-ref's own 1.56e-2 (docs/conformance.md "Muon") */
+    assert_true(zs_tolerance_for_muon(ZS_CLASS_FP32, ZS_KIND_GRAD_NORM).rtol == 1e-3);
+}
+
 static void classes_and_precisions_parse(void **state)
 {
     (void)state;
@@ -168,6 +191,7 @@ int main(void)
         cmocka_unit_test(values_print_decimal_and_hex),
         cmocka_unit_test(trace_names_parse_into_step_rank_tensor),
         cmocka_unit_test(tolerance_table_policy),
+        cmocka_unit_test(muon_entries_widen_only_what_newton_schulz_touches),
         cmocka_unit_test(classes_and_precisions_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

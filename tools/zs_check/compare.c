@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -241,7 +242,7 @@ static void compare_tensor(const zs_st_tensor *g, const zs_st_tensor *e, const z
         t->status = ZS_T_EXTRA;
         return;
     }
-    t->tol = zs_tolerance_for(r->tol_class, t->parsed.kind);
+    t->tol = r->muon ? zs_tolerance_for_muon(r->tol_class, t->parsed.kind) : zs_tolerance_for(r->tol_class, t->parsed.kind);
     if (t->parsed.kind == ZS_KIND_GRAD)
         t->tol.atol *= loss_scale_of_step(expected, t->parsed.step);
     t->ulp_format = ulp_format_for(e->dtype, t->parsed.kind, r->precision);
@@ -315,6 +316,22 @@ static int compare_tensors(const zs_st_file *got, const zs_st_file *expected, zs
     return 0;
 }
 
+/* Whether the golden run orthogonalises with Newton-Schulz: its config's optimizer is Muon (matched
+ * case-insensitively, as DeepSpeed does) and its stage >= 1 (at stage 0 the muon group is plain SGD,
+ * docs/spec/optimizers.md §8a). The golden file's metadata decides, as for the precision class. */
+static int orthogonalises(const zs_st_file *expected)
+{
+    const char *stage = zs_st_meta(expected, "stage");
+    if (!stage || strtol(stage, NULL, 10) < 1)
+        return 0;
+    cJSON *cfg = cJSON_Parse(zs_st_meta(expected, "config") ? zs_st_meta(expected, "config") : "{}");
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "optimizer"), "type");
+    int is = cJSON_IsString(ty) && (!strcasecmp(ty->valuestring, "muon") ||
+                                    !strcasecmp(ty->valuestring, "muonwithauxadam"));
+    cJSON_Delete(cfg);
+    return is;
+}
+
 static void copy_meta(char *dst, size_t n, const zs_st_file *f, const char *key)
 {
     const char *v = zs_st_meta(f, key);
@@ -332,6 +349,7 @@ int zs_diff_files(const zs_st_file *got, const char *got_name, const zs_st_file 
     copy_meta(out->case_name, sizeof out->case_name, expected, "case");
     copy_meta(out->world_size, sizeof out->world_size, expected, "world_size");
     copy_meta(out->stage, sizeof out->stage, expected, "stage");
+    out->muon = orthogonalises(expected);
     const char *resumed = zs_st_meta(got, "resumed_from_step");
     out->resumed_from = resumed ? strtol(resumed, NULL, 10) : 0;
     if (out->resumed_from < 0)
