@@ -217,7 +217,10 @@ void zsf_exchange_map(const zsf_partition *p, const zsf_bucket *b, int n_buckets
 
 void zsf_partition_assemble(const zsf_partition *p, const float *const *parts, float *full)
 {
-    for (int r = 0; r < p->world; r++)
+    /* Stage 0: every rank's partition is a whole replica, and ZeroOneAdam's local steps make them
+     * differ; the model is rank 0's (zs-ref's step<k>/param), so the other replicas are not read. */
+    const int owners = p->stage == 0 ? 1 : p->world;
+    for (int r = 0; r < owners; r++)
         for (size_t j = 0; j < p->len; j++) {
             int64_t idx = zsf_partition_index(p, r, j);
             if (idx >= 0)

@@ -77,7 +77,8 @@ size_t zsf_exchange_pos(const zsf_bucket *b, int n_buckets, int world, int d, si
 /* Fills map[world * len]: map[q] = model index carried at exchange position q, or -1. */
 void zsf_exchange_map(const zsf_partition *p, const zsf_bucket *b, int n_buckets, int64_t *map);
 
-/* Assembles the full flat model (numel) from every rank's partition parts[r][len]. */
+/* Assembles the full flat model (numel) from every rank's partition parts[r][len]; at stage 0,
+ * where every partition is a whole replica, from rank 0's. */
 void zsf_partition_assemble(const zsf_partition *p, const float *const *parts, float *full);
 
 #ifdef __cplusplus

@@ -121,6 +121,28 @@ static void test_assemble_inverts_partition(void **state)
     }
 }
 
+/* Stage 0: every rank holds a whole replica, and they can differ (ZeroOneAdam's local steps,
+ * docs/spec/optimizers.md §8.3); the assembled model is rank 0's, as zs-ref's step<k>/param. */
+static void test_assemble_stage0_takes_rank0(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {5, 4, 7};
+    zsf_partition p;
+    init_or_fail(&p, 0, 3, sizes, 3);
+    float *parts[3], full[16] = {0};
+    for (int r = 0; r < 3; r++) {
+        parts[r] = calloc(p.len, sizeof(float));
+        for (size_t j = 0; j < p.len; j++)
+            parts[r][j] = (float)(1000 * r + (int)j);
+    }
+    zsf_partition_assemble(&p, (const float *const *)parts, full);
+    for (int i = 0; i < 16; i++)
+        assert_true(full[i] == (float)i);
+    for (int r = 0; r < 3; r++)
+        free(parts[r]);
+    zsf_partition_free(&p);
+}
+
 /* Buckets tile [0, len) in order, each at most bucket_elems / W per rank (at least 1). */
 static void test_bucket_plan(void **state)
 {
@@ -277,6 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example_stage2), cmocka_unit_test(test_worked_example_stage3),
         cmocka_unit_test(test_every_element_owned_once), cmocka_unit_test(test_assemble_inverts_partition),
+        cmocka_unit_test(test_assemble_stage0_takes_rank0),
         cmocka_unit_test(test_bucket_plan),   cmocka_unit_test(test_exchange_map),
         cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_grouped_worked_example),
         cmocka_unit_test(test_grouped_every_element_owned_once),

@@ -338,6 +338,95 @@ static void noise_level_sign_flips_are_allowed(void **state)
     zs_diff_result_free(&r);
 }
 
+/* The golden trace's config and stage select Muon's Newton-Schulz entries (docs/conformance.md
+ * "Muon"): with them, grad, grad_norm, exp_avg and exp_avg_sq differences of the sizes a second
+ * implementation of Muon shows pass; without them (stage 0, another optimizer, the exact class) the
+ * same differences fail, and master keeps the fp32 entry either way. */
+static test_trace muon_trace(const char *type, const char *stage)
+{
+    static char config[128];
+    test_trace t = tt_default();
+    snprintf(config, sizeof config, "{\"optimizer\": {\"type\": \"%s\", \"params\": {\"lr\": 0.01}}}", type);
+    tt_set_meta(&t, "config", config);
+    tt_set_meta(&t, "stage", stage);
+    return t;
+}
+
+static void ns_differences(test_trace *g)
+{
+    g->grad[0] += 0.02f;                 /* an NS output one event apart (measured 1.56e-2) */
+    g->grad_norm *= 1.0f + 5e-4f;        /* measured 5.1e-4 relative (zs-fast vs zs-ref) */
+    g->exp_avg[1] *= 1.0f + 5e-4f;       /* the clip coefficient's error */
+    g->exp_avg_sq[1] *= 1.0f + 1e-3f;
+}
+
+static size_t failed_kinds(const zs_diff_result *r, const zs_tensor_kind *kinds, size_t n)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < r->n_tensors; i++)
+        for (size_t k = 0; k < n; k++)
+            failed += r->tensors[i].parsed.kind == kinds[k] && r->tensors[i].status == ZS_T_VALUES;
+    return failed;
+}
+
+static void muon_at_stage1_uses_newton_schulz_entries(void **state)
+{
+    (void)state;
+    const zs_tensor_kind widened[] = {ZS_KIND_GRAD, ZS_KIND_GRAD_NORM, ZS_KIND_EXP_AVG, ZS_KIND_EXP_AVG_SQ};
+    const char *types[] = {"Muon", "muon", "MuonWithAuxAdam"};
+    for (size_t i = 0; i < 3; i++) {
+        test_trace e = muon_trace(types[i], "1"), g = e;
+        ns_differences(&g);
+        zs_diff_result r = tt_diff(&g, &e, -1);
+        assert_int_equal(r.family, ZS_FAMILY_MUON);
+        assert_true(r.pass);
+        zs_diff_result_free(&r);
+    }
+    struct { const char *type, *stage; int cls; } strict[] = {
+        {"Muon", "0", -1}, {"Adam", "1", -1}, {"Muon", "2", ZS_CLASS_EXACT}};
+    for (size_t i = 0; i < 3; i++) {
+        test_trace e = muon_trace(strict[i].type, strict[i].stage), g = e;
+        ns_differences(&g);
+        zs_diff_result r = tt_diff(&g, &e, strict[i].cls);
+        assert_false(r.pass);
+        assert_int_equal(failed_kinds(&r, widened, 4), 4);
+        zs_diff_result_free(&r);
+    }
+    test_trace e = muon_trace("Muon", "2"), g = e;   /* master: fp32's entry still */
+    zs_tolerance tol = zs_tolerance_for(ZS_CLASS_FP32, ZS_KIND_MASTER);
+    g.master[3] = (float)(e.master[3] + 1.1 * (tol.atol + tol.rtol * fabs(e.master[3])));
+    zs_diff_result r = tt_diff(&g, &e, -1);
+    assert_int_equal(r.family, ZS_FAMILY_MUON);
+    assert_false(r.pass);
+    assert_int_equal(tt_find(&r, "step1/rank0/master")->status, ZS_T_VALUES);
+    zs_diff_result_free(&r);
+}
+
+/* The 1-bit optimizers' golden traces select their family's entries at any spelling of the type:
+ * a gradient 2e-7 off (fp32's entry allows 1e-7) passes with them and fails with Adam's config;
+ * master keeps the fp32 entry. */
+static void onebit_configs_use_the_onebit_entries(void **state)
+{
+    (void)state;
+    const char *types[] = {"OneBitAdam", "onebitadam", "ZeroOneAdam", "OnebitLamb", "Adam"};
+    for (size_t i = 0; i < 5; i++) {
+        test_trace e = muon_trace(types[i], "0"), g = e;
+        g.grad[3] += 2e-7f;
+        g.exp_avg[3] += 2e-8f;
+        zs_diff_result r = tt_diff(&g, &e, -1);
+        int onebit = i < 4;
+        assert_int_equal(r.family, onebit ? ZS_FAMILY_ONEBIT : ZS_FAMILY_NONE);
+        assert_int_equal(r.pass, onebit);
+        zs_diff_result_free(&r);
+    }
+    test_trace e = muon_trace("ZeroOneAdam", "0"), g = e;
+    zs_tolerance tol = zs_tolerance_for(ZS_CLASS_FP32, ZS_KIND_MASTER);
+    g.master[3] = (float)(e.master[3] + 1.1 * (tol.atol + tol.rtol * fabs(e.master[3])));
+    zs_diff_result r = tt_diff(&g, &e, -1);
+    assert_false(r.pass);
+    zs_diff_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +445,8 @@ int main(void)
         cmocka_unit_test(exact_class_requires_identical_bits),
         cmocka_unit_test(lr_allows_one_ulp),
         cmocka_unit_test(fp16_traces_use_fp16_ulps_and_scaled_grad_atol),
+        cmocka_unit_test(muon_at_stage1_uses_newton_schulz_entries),
+        cmocka_unit_test(onebit_configs_use_the_onebit_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,37 @@ static void tolerance_table_policy(void **state)
     }
 }
 
+/* Each family widens exactly its kinds (Muon: what Newton-Schulz and the clip coefficient touch; 1-bit:
+ * the gradient and the states linear in it), each with a reason; every other kind, ZS_FAMILY_NONE and
+ * the exact class keep the class's own entry. */
+static void family_entries_widen_only_their_kinds(void **state)
+{
+    (void)state;
+    for (int f = 0; f < ZS_FAMILY_COUNT; f++)
+        for (int c = 0; c < ZS_CLASS_COUNT; c++)
+            for (int k = 0; k < ZS_KIND_COUNT; k++) {
+                zs_tolerance base = zs_tolerance_for((zs_tol_class)c, (zs_tensor_kind)k);
+                zs_tolerance w = zs_tolerance_for_family((zs_tol_family)f, (zs_tol_class)c, (zs_tensor_kind)k);
+                int touched = (f == ZS_FAMILY_MUON && (k == ZS_KIND_GRAD || k == ZS_KIND_GRAD_NORM ||
+                                                       k == ZS_KIND_EXP_AVG || k == ZS_KIND_EXP_AVG_SQ)) ||
+                              (f == ZS_FAMILY_ONEBIT && (k == ZS_KIND_GRAD || k == ZS_KIND_EXP_AVG ||
+                                                         k == ZS_KIND_EXP_AVG_SQ || k == ZS_KIND_STATE));
+                assert_true(w.atol >= base.atol && w.rtol >= base.rtol && w.ulps == base.ulps);
+                if (c == ZS_CLASS_EXACT || !touched)
+                    assert_true(w.atol == base.atol && w.rtol == base.rtol);
+                const char *why = zs_tolerance_family_why((zs_tol_family)f, (zs_tensor_kind)k);
+                if (touched)
+                    assert_true(why && strlen(why) > 10);
+                else
+                    assert_null(why);
+            }
+    /* docs/conformance.md: 3.2x zs-ref's own NS spread, 7.5x its grad_norm spread; 1-bit grad 3x fp32's */
+    assert_true(zs_tolerance_for_family(ZS_FAMILY_MUON, ZS_CLASS_FP32, ZS_KIND_GRAD).atol == 5e-2);
+    assert_true(zs_tolerance_for_family(ZS_FAMILY_MUON, ZS_CLASS_FP32, ZS_KIND_GRAD_NORM).rtol == 1e-3);
+    assert_true(zs_tolerance_for_family(ZS_FAMILY_ONEBIT, ZS_CLASS_FP32, ZS_KIND_GRAD).atol == 3e-7);
+    assert_true(zs_tolerance_for_family(ZS_FAMILY_ONEBIT, ZS_CLASS_FP32, ZS_KIND_MASTER).atol == 1e-5);
+}
+
 static void classes_and_precisions_parse(void **state)
 {
     (void)state;
@@ -168,6 +199,7 @@ int main(void)
         cmocka_unit_test(values_print_decimal_and_hex),
         cmocka_unit_test(trace_names_parse_into_step_rank_tensor),
         cmocka_unit_test(tolerance_table_policy),
+        cmocka_unit_test(family_entries_widen_only_their_kinds),
         cmocka_unit_test(classes_and_precisions_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

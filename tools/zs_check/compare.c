@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -241,7 +242,7 @@ static void compare_tensor(const zs_st_tensor *g, const zs_st_tensor *e, const z
         t->status = ZS_T_EXTRA;
         return;
     }
-    t->tol = zs_tolerance_for(r->tol_class, t->parsed.kind);
+    t->tol = zs_tolerance_for_family(r->family, r->tol_class, t->parsed.kind);
     if (t->parsed.kind == ZS_KIND_GRAD)
         t->tol.atol *= loss_scale_of_step(expected, t->parsed.step);
     t->ulp_format = ulp_format_for(e->dtype, t->parsed.kind, r->precision);
@@ -315,6 +316,27 @@ static int compare_tensors(const zs_st_file *got, const zs_st_file *expected, zs
     return 0;
 }
 
+/* The optimizer family whose entries apply, from the golden file's metadata (as the precision class):
+ * Muon when its config's optimizer is Muon and its stage >= 1 (at stage 0 the muon group is plain SGD,
+ * no Newton-Schulz, docs/spec/optimizers.md §8a), the 1-bit family for OneBitAdam, ZeroOneAdam and
+ * OneBitLamb. Types match case-insensitively, as DeepSpeed's do. */
+static zs_tol_family tolerance_family(const zs_st_file *expected)
+{
+    static const char *const onebit[] = {"onebitadam", "zerooneadam", "onebitlamb"};
+    const char *stage = zs_st_meta(expected, "stage");
+    cJSON *cfg = cJSON_Parse(zs_st_meta(expected, "config") ? zs_st_meta(expected, "config") : "{}");
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "optimizer"), "type");
+    const char *type = cJSON_IsString(ty) ? ty->valuestring : "";
+    zs_tol_family f = ZS_FAMILY_NONE;
+    if ((!strcasecmp(type, "muon") || !strcasecmp(type, "muonwithauxadam")) && stage && strtol(stage, NULL, 10) >= 1)
+        f = ZS_FAMILY_MUON;
+    for (size_t i = 0; i < sizeof onebit / sizeof onebit[0]; i++)
+        if (!strcasecmp(type, onebit[i]))
+            f = ZS_FAMILY_ONEBIT;
+    cJSON_Delete(cfg);
+    return f;
+}
+
 static void copy_meta(char *dst, size_t n, const zs_st_file *f, const char *key)
 {
     const char *v = zs_st_meta(f, key);
@@ -332,6 +354,7 @@ int zs_diff_files(const zs_st_file *got, const char *got_name, const zs_st_file 
     copy_meta(out->case_name, sizeof out->case_name, expected, "case");
     copy_meta(out->world_size, sizeof out->world_size, expected, "world_size");
     copy_meta(out->stage, sizeof out->stage, expected, "stage");
+    out->family = tolerance_family(expected);
     const char *resumed = zs_st_meta(got, "resumed_from_step");
     out->resumed_from = resumed ? strtol(resumed, NULL, 10) : 0;
     if (out->resumed_from < 0)

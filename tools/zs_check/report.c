@@ -153,8 +153,10 @@ static void print_kind_table(FILE *out, const zs_diff_result *r)
 void zs_report_diff(FILE *out, const zs_diff_result *r, const zs_report_options *o)
 {
     char line[1024];
-    fprintf(out, "  case %s, world %s, stage %s, precision %s, tolerance class %s\n", r->case_name, r->world_size,
-            r->stage, r->precision, zs_tol_class_name(r->tol_class));
+    int family = r->family != ZS_FAMILY_NONE && r->tol_class != ZS_CLASS_EXACT;
+    fprintf(out, "  case %s, world %s, stage %s, precision %s, tolerance class %s%s%s%s\n", r->case_name,
+            r->world_size, r->stage, r->precision, zs_tol_class_name(r->tol_class), family ? " with " : "",
+            family ? zs_tol_family_name(r->family) : "", family ? " entries" : "");
     for (size_t i = 0; i < r->n_meta; i++) {
         meta_line(line, sizeof line, &r->meta[i]);
         fprintf(out, "  FAIL %s\n", line);

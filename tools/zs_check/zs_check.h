@@ -75,6 +75,16 @@ void zs_tensor_name_parse(const char *name, zs_tensor_name *out);
 zs_tolerance zs_tolerance_for(zs_tol_class c, zs_tensor_kind k);
 /* One line of why the entry is what it is (docs/conformance.md has the long form). */
 const char *zs_tolerance_why(zs_tol_class c, zs_tensor_kind k);
+/* Optimizer families with their own entries for some kinds (docs/conformance.md "Muon", "The 1-bit
+ * family"), chosen from the golden trace's config: Muon at ZeRO stage >= 1 (grad, grad_norm, exp_avg,
+ * exp_avg_sq), the 1-bit optimizers (grad, exp_avg, exp_avg_sq, other state). */
+typedef enum zs_tol_family { ZS_FAMILY_NONE, ZS_FAMILY_MUON, ZS_FAMILY_ONEBIT, ZS_FAMILY_COUNT } zs_tol_family;
+/* The class entry widened by the family's; unchanged for other kinds, ZS_FAMILY_NONE and the exact class. */
+zs_tolerance zs_tolerance_for_family(zs_tol_family f, zs_tol_class c, zs_tensor_kind k);
+/* Why the family's entry of kind k is what it is; NULL for the kinds it does not widen. */
+const char *zs_tolerance_family_why(zs_tol_family f, zs_tensor_kind k);
+/* For reports: "Muon's Newton-Schulz", "the 1-bit family's"; "" for ZS_FAMILY_NONE. */
+const char *zs_tol_family_name(zs_tol_family f);
 
 /* ---- numbers (numbers.c) ---- */
 
@@ -145,6 +155,7 @@ typedef struct zs_diff_result {
     long resumed_from;               /* the implementation's trace starts after this step (0: from init);
                                       * golden tensors of earlier steps are not expected of it */
     long last_step;                  /* > 0: golden tensors of later steps are not expected either */
+    zs_tol_family family;            /* from the golden run's config: zs_tolerance_for_family */
     int pass;
 } zs_diff_result;
 
