@@ -11,32 +11,6 @@
 #include "bench_time.cuh"
 #include "engine.h"
 
-static const char *dtype_name(zsf_dtype dt)
-{
-    return dt == ZSF_BF16 ? "bf16" : dt == ZSF_FP16 ? "fp16" : "fp32";
-}
-
-static int load_case(zs_case *kase, const zs_model_dims *d, int batch, zsf_dtype dt)
-{
-    const char *precision = dt == ZSF_BF16   ? ", \"bf16\": {\"enabled\": true}"
-                            : dt == ZSF_FP16 ? ", \"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}"
-                                             : "";
-    char json[1024];
-    snprintf(json, sizeof json,
-             "{\"name\": \"bench_gpt2_124m\", \"model\": {\"vocab\": %d, \"seq\": %d, \"channels\": %d, \"layers\": %d,"
-             " \"heads\": %d}, \"seed\": 1, \"steps\": 1, \"ds_config\": {\"train_batch_size\": %d,"
-             " \"train_micro_batch_size_per_gpu\": %d, \"gradient_clipping\": 1.0, \"optimizer\": {\"type\": \"AdamW\","
-             " \"params\": {\"lr\": 6e-4, \"betas\": [0.9, 0.95], \"eps\": 1e-8, \"weight_decay\": 0.1}},"
-             " \"zero_optimization\": {\"stage\": 0}%s}}",
-             d->vocab, d->seq, d->channels, d->layers, d->heads, batch, batch, precision);
-    zs_error err = {{0}};
-    if (zs_case_parse(json, "<zs-fast-bench>", ".", kase, &err)) {
-        fprintf(stderr, "zs-fast-bench: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
-}
-
 static double timed_step(zsf_engine *e, float *loss)
 {
     zs_error err = {{0}};
@@ -54,7 +28,7 @@ static double timed_step(zsf_engine *e, float *loss)
 int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm, zsf_dtype dt)
 {
     zs_case kase;
-    if (load_case(&kase, d, batch, dt))
+    if (zsfb_case(&kase, d, batch, dt, 0, 1))
         return -1;
     CUDA_CHECK(cudaDeviceSynchronize());
     const size_t used0 = zsfb_device_used();
@@ -78,7 +52,7 @@ int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget
     const size_t used1 = zsfb_device_used();
 
     cJSON_AddStringToObject(out, "impl", "zs-fast");
-    cJSON_AddStringToObject(out, "dtype", dtype_name(dt));
+    cJSON_AddStringToObject(out, "dtype", zsfb_dtype_name(dt));
     cJSON_AddStringToObject(out, "math", dt == ZSF_FP32 ? "fp32, cuBLAS pedantic (no TF32): the conformance path"
                                                         : "16-bit activations, tensor-core GEMMs accumulating in fp32: "
                                                           "the conformance path");
@@ -97,7 +71,7 @@ int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget
     cJSON_AddNumberToObject(mem, "working", (double)e.mem.working);
     printf("zs-fast step (B=%d, T=%d, %s): %.1f ms median of %d, %.0f tokens/s, device memory %.2f GiB, "
            "loss %.4f -> %.4f\n",
-           batch, d->seq, dtype_name(dt), med, reps, tokens / (med * 1e-3), (double)(used1 - used0) / (1 << 30), (double)losses[0],
+           batch, d->seq, zsfb_dtype_name(dt), med, reps, tokens / (med * 1e-3), (double)(used1 - used0) / (1 << 30), (double)losses[0],
            (double)losses[reps]);
 
     /* The split: forward, backward, optimizer, each alone on the engine's buffers. */

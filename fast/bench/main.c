@@ -1,14 +1,18 @@
-/* zs-fast-bench: times zs-fast at GPT-2 124M size on one GPU and writes the numbers as JSON.
+/* zs-fast-bench: times zs-fast at GPT-2 124M size and writes the numbers as JSON.
  *
- *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--dtypes fp32,bf16,fp16]
- *                 [--budget S] [--ops-budget S]
+ *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload,world] [--dtypes fp32,bf16,fp16]
+ *                 [--budget S] [--ops-budget S] [--stages 1,2,3]
  *
- * Phases (bench.h): optim (copy bandwidth, FusedAdam over the flat parameter buffer), step (a full
- * training step through the engine, stage 0, W = 1), ops (each forward/backward operation alone);
- * step and ops run once per model dtype of --dtypes (JSON keys step, ops for fp32; step_bf16,
- * ops_bf16, step_fp16, ops_fp16 for the others),
- * offload (offload_optimizer's CPU step and its pipelined copies; not run unless named).
- * tools/bench/run.sh runs it beside PyTorch's peers (tools/bench/torch_peers.py). One MPI rank. */
+ * Phases (bench.h): optim (copy bandwidth, then every optimizer rule of zsf_optim_step over the flat
+ * parameter buffer), step (a full training step through the engine, stage 0, W = 1), ops (each
+ * forward/backward operation alone); step and ops run once per model dtype of --dtypes (JSON keys
+ * step, ops for fp32; step_bf16, ops_bf16, step_fp16, ops_fp16 for the others),
+ * offload (offload_optimizer's CPU step and its pipelined copies; not run unless named),
+ * world (the step at every rank of the MPI job, nccl backend, once per ZeRO stage of --stages and
+ * dtype of --dtypes; keys world_fp32, world_bf16, world_fp16; not run unless named).
+ * tools/bench/run.sh runs it beside PyTorch's peers (tools/bench/torch_peers.py, fsdp_peer.py). Every
+ * phase but world runs as one MPI rank; world runs at any number (mpirun -np W, one GPU per rank), and
+ * only rank 0 prints and writes --json. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +23,18 @@
 #include "check.h"
 
 static const char usage[] =
-    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload] [--dtypes fp32,bf16,fp16]\n"
-    "                     [--budget S] [--ops-budget S]\n";
+    "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload,world]\n"
+    "                     [--dtypes fp32,bf16,fp16] [--budget S] [--ops-budget S] [--stages 1,2,3]\n";
 
 typedef struct bench_options {
-    const char *json, *phases, *dtypes;
+    const char *json, *phases, *dtypes, *stages;
     int batch;
     double budget_s, ops_budget_s;
 } bench_options;
 
 static int parse(int argc, char **argv, bench_options *o)
 {
-    *o = (bench_options){NULL, "optim,step,ops", "fp32,bf16,fp16", 16, 2.0, 0.3};
+    *o = (bench_options){NULL, "optim,step,ops", "fp32,bf16,fp16", "1,2,3", 16, 2.0, 0.3};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
@@ -47,6 +51,8 @@ static int parse(int argc, char **argv, bench_options *o)
             o->phases = v;
         else if (!strcmp(a, "--dtypes"))
             o->dtypes = v;
+        else if (!strcmp(a, "--stages"))
+            o->stages = v;
         else if (!strcmp(a, "--batch"))
             o->batch = atoi(v);
         else if (!strcmp(a, "--budget"))
@@ -61,6 +67,11 @@ static int parse(int argc, char **argv, bench_options *o)
     }
     if (o->batch < 1 || o->budget_s <= 0 || o->ops_budget_s <= 0) {
         fprintf(stderr, "zs-fast-bench: error: --batch, --budget and --ops-budget must be positive\n");
+        return -1;
+    }
+    if (!*o->stages || strspn(o->stages, "123,") != strlen(o->stages)) {
+        fprintf(stderr, "zs-fast-bench: error: --stages takes ZeRO stages 1, 2, 3 separated by commas (got \"%s\")\n",
+                o->stages);
         return -1;
     }
     return 0;
@@ -92,9 +103,12 @@ int main(int argc, char **argv)
     bench_options o;
     int size = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (parse(argc, argv, &o) || size != 1) {
-        if (size != 1)
-            fprintf(stderr, "zs-fast-bench: error: run it as one rank (this job has %d)\n", size);
+    const int bad = parse(argc, argv, &o);
+    const int one_rank_phases = !bad && (wants(o.phases, "optim") || wants(o.phases, "step") ||
+                                         wants(o.phases, "ops") || wants(o.phases, "offload"));
+    if (bad || (size != 1 && one_rank_phases)) {
+        if (!bad && zsf_rank == 0)
+            fprintf(stderr, "zs-fast-bench: error: only --phases world runs at several ranks (this job has %d)\n", size);
         MPI_Finalize();
         return 2;
     }
@@ -110,8 +124,9 @@ int main(int argc, char **argv)
     int cuda_rt = 0, cublas_v = 0;
     CUDA_CHECK(cudaRuntimeGetVersion(&cuda_rt));
     cublasGetProperty(MAJOR_VERSION, &cublas_v);
-    printf("zs-fast-bench on %s (%d SMs, %.1f GiB), CUDA runtime %d\n", prop.name, prop.multiProcessorCount,
-           (double)prop.totalGlobalMem / (1 << 30), cuda_rt);
+    if (zsf_rank == 0)
+        printf("zs-fast-bench on %s (%d SMs, %.1f GiB), CUDA runtime %d, %d rank(s)\n", prop.name,
+               prop.multiProcessorCount, (double)prop.totalGlobalMem / (1 << 30), cuda_rt, size);
 
     const zs_model_dims d = zsfb_gpt2_124m();
     cJSON *root = cJSON_CreateObject();
@@ -122,11 +137,11 @@ int main(int argc, char **argv)
     if (wants(o.phases, "optim"))
         rc |= zsfb_bench_optim(cJSON_AddObjectToObject(root, "optim"), &d, o.budget_s, comm.compute);
     static const struct {
-        const char *name, *step_key, *ops_key;
+        const char *name, *step_key, *ops_key, *world_key;
         zsf_dtype dt;
-    } dtypes[] = {{"fp32", "step", "ops", ZSF_FP32},
-                  {"bf16", "step_bf16", "ops_bf16", ZSF_BF16},
-                  {"fp16", "step_fp16", "ops_fp16", ZSF_FP16}};
+    } dtypes[] = {{"fp32", "step", "ops", "world_fp32", ZSF_FP32},
+                  {"bf16", "step_bf16", "ops_bf16", "world_bf16", ZSF_BF16},
+                  {"fp16", "step_fp16", "ops_fp16", "world_fp16", ZSF_FP16}};
     for (size_t k = 0; k < sizeof dtypes / sizeof dtypes[0]; k++)
         if (!rc && wants(o.phases, "step") && wants(o.dtypes, dtypes[k].name))
             rc |= zsfb_bench_step(cJSON_AddObjectToObject(root, dtypes[k].step_key), &d, o.batch, 4 * o.budget_s, &comm,
@@ -135,9 +150,13 @@ int main(int argc, char **argv)
         if (!rc && wants(o.phases, "ops") && wants(o.dtypes, dtypes[k].name))
             rc |= zsfb_bench_ops(cJSON_AddObjectToObject(root, dtypes[k].ops_key), &d, o.batch, o.ops_budget_s,
                                  comm.compute, dtypes[k].dt);
+    for (size_t k = 0; k < sizeof dtypes / sizeof dtypes[0]; k++)
+        if (!rc && wants(o.phases, "world") && wants(o.dtypes, dtypes[k].name))
+            rc |= zsfb_bench_world(cJSON_AddObjectToObject(root, dtypes[k].world_key), &d, o.batch, o.budget_s, &comm,
+                                   dtypes[k].dt, o.stages);
     if (!rc && wants(o.phases, "offload"))
         rc |= zsfb_bench_offload(cJSON_AddObjectToObject(root, "offload"), &d, o.budget_s, comm.compute);
-    if (o.json && write_json(o.json, root))
+    if (o.json && zsf_rank == 0 && write_json(o.json, root))
         rc = -1;
     cJSON_Delete(root);
     zsf_comm_free(&comm);

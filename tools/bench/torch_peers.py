@@ -5,7 +5,10 @@ Measures, and writes to --json after every measurement (so a run cut short keeps
   copy        device-to-device copy bandwidth (bytes read + written), the ceiling for optimizers;
   optimizers  torch's fused / foreach optimizers over GPT-2 124M's parameter shapes (148 tensors),
               plus fused AdamW over one flat tensor (zs-fast's layout); GB/s counts the bytes each
-              optimizer must move per parameter (AdamW 28: p, g, m, v read; p, m, v written);
+              optimizer must move per parameter (AdamW 28: p, g, m, v read; p, m, v written; SGD with
+              momentum and Adagrad 20: p, g, one state read; p, state written). These are the peers of
+              zs-fast-bench's rows (each names its torch_peers); torch has no Lion and no Lamb, so
+              zs-fast's FusedLion and FusedLamb have none (NO_TORCH_PEER, recorded in the JSON);
   cpu_optimizers (only when named in --parts) torch.optim.AdamW on CPU tensors of the same shapes,
               the peer of zs-fast's offload_optimizer step (zs-fast-bench --phases offload): torch's
               default on CPU (the single-tensor for-loop), foreach, and fused; all of torch's threads;
@@ -92,8 +95,12 @@ OPTIMIZERS = [  # name, class, kwargs, bytes moved per parameter, flat (one tens
 ]
 
 
+NO_TORCH_PEER = {"FusedLion": "torch.optim has no Lion", "FusedLamb": "torch.optim has no Lamb"}
+
+
 def bench_optimizers(res):
     copy_gbps = res.data["copy"]["gbps"]
+    res.data["no_torch_peer"] = NO_TORCH_PEER
     shapes = gpt2_shapes()
     numel = sum(math.prod(s) for s in shapes)
     for name, cls, kw, bpp, flat in OPTIMIZERS:
