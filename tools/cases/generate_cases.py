@@ -101,6 +101,11 @@ def main():
     names.append(case("fp32_zero3_offload", "ZeRO-3 with offload_optimizer and offload_param to CPU.",
                       {"zero_optimization": {"stage": 3, "offload_optimizer": {"device": "cpu", "pin_memory": True},
                                              "offload_param": {"device": "cpu", "pin_memory": True}}}))
+    names.append(case("bf16_zero3_offload", "ZeRO-3 in bf16 with offload_optimizer and offload_param to CPU: "
+                      "16-bit shards on the host, the fp32 master and state stepped by the CPU.",
+                      {"bf16": {"enabled": True},
+                       "zero_optimization": {"stage": 3, "offload_optimizer": {"device": "cpu", "pin_memory": True},
+                                             "offload_param": {"device": "cpu", "pin_memory": True}}}))
     names.append(case("fp32_zero0_prescale", "Stage 0 with prescale_gradients: divide by W before the all-reduce.",
                       {"zero_optimization": {"stage": 0}, "prescale_gradients": True}))
     names.append(case("fp32_zero0_predivide", "Stage 0 with gradient_predivide_factor 2: x1/2 before, x2/W after.",
