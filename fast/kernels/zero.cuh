@@ -77,53 +77,43 @@ template <class O, class I> __global__ static void convert_kernel(O *out, const 
         out[i] = conv_elem<O>(in[i]);
 }
 
+/* f(O(), I()) with O, I the storage types of odt, idt. */
+template <class F> static inline void zsf_dispatch2(zsf_dtype odt, zsf_dtype idt, F f)
+{
+    zsf_dispatch(odt, [&](auto o) { zsf_dispatch(idt, [&](auto i) { f(o, i); }); });
+}
+
 static inline void zsf_gather_div(void *out, zsf_dtype odt, const void *in, zsf_dtype idt, const int64_t *map,
                                   size_t n, float divisor, cudaStream_t s)
 {
-    zsf_dispatch(odt, [&](auto o) {
-        zsf_dispatch(idt, [&](auto i) {
-            using O = decltype(o);
-            using I = decltype(i);
-            auto k = gather_div_kernel<O, I>;
-            ZSF_LAUNCH(k, n, s, (O *)out, (const I *)in, map, n, divisor);
-        });
+    zsf_dispatch2(odt, idt, [&](auto o, auto i) {
+        auto k = gather_div_kernel<decltype(o), decltype(i)>;
+        ZSF_LAUNCH(k, n, s, (decltype(o) *)out, (const decltype(i) *)in, map, n, divisor);
     });
 }
 
 static inline void zsf_scatter(void *out, zsf_dtype odt, const void *in, zsf_dtype idt, const int64_t *map, size_t n,
                                cudaStream_t s)
 {
-    zsf_dispatch(odt, [&](auto o) {
-        zsf_dispatch(idt, [&](auto i) {
-            using O = decltype(o);
-            using I = decltype(i);
-            auto k = scatter_kernel<O, I>;
-            ZSF_LAUNCH(k, n, s, (O *)out, (const I *)in, map, n);
-        });
+    zsf_dispatch2(odt, idt, [&](auto o, auto i) {
+        auto k = scatter_kernel<decltype(o), decltype(i)>;
+        ZSF_LAUNCH(k, n, s, (decltype(o) *)out, (const decltype(i) *)in, map, n);
     });
 }
 
 static inline void zsf_convert(void *out, zsf_dtype odt, const void *in, zsf_dtype idt, size_t n, cudaStream_t s)
 {
-    zsf_dispatch(odt, [&](auto o) {
-        zsf_dispatch(idt, [&](auto i) {
-            using O = decltype(o);
-            using I = decltype(i);
-            auto k = convert_kernel<O, I>;
-            ZSF_LAUNCH(k, n, s, (O *)out, (const I *)in, n);
-        });
+    zsf_dispatch2(odt, idt, [&](auto o, auto i) {
+        auto k = convert_kernel<decltype(o), decltype(i)>;
+        ZSF_LAUNCH(k, n, s, (decltype(o) *)out, (const decltype(i) *)in, n);
     });
 }
 
 static inline void zsf_accumulate(void *dst, zsf_dtype dt, const void *src, zsf_dtype sdt, size_t n, cudaStream_t s)
 {
-    zsf_dispatch(dt, [&](auto d) {
-        zsf_dispatch(sdt, [&](auto i) {
-            using T = decltype(d);
-            using I = decltype(i);
-            auto k = accumulate_kernel<T, I>;
-            ZSF_LAUNCH(k, n, s, (T *)dst, (const I *)src, n);
-        });
+    zsf_dispatch2(dt, sdt, [&](auto d, auto i) {
+        auto k = accumulate_kernel<decltype(d), decltype(i)>;
+        ZSF_LAUNCH(k, n, s, (decltype(d) *)dst, (const decltype(i) *)src, n);
     });
 }
 
