@@ -138,16 +138,22 @@ static void nccl_end(zsf_comm *c)
 }
 
 /* ------------------------------------------------------------------------------------------------
- * MPI: host staging. One buffer holds [device copy | MPI receive area]. */
+ * MPI: host staging. One buffer holds [device copy | MPI receive area | fp32 work], each region
+ * rounded up to 64 bytes so the fp32 regions stay aligned behind 16-bit ones. */
 
-static float *host_staging(zsf_comm *c, size_t floats)
+static size_t region(size_t bytes)
 {
-    if (floats > c->host_floats) {
+    return (bytes + 63) & ~(size_t)63;
+}
+
+static unsigned char *host_staging(zsf_comm *c, size_t bytes)
+{
+    if (bytes > c->host_bytes) {
         free(c->host);
-        c->host = malloc(floats * sizeof(float));
+        c->host = malloc(bytes);
         if (!c->host)
             zsf_die(__FILE__, __LINE__, "malloc", "out of host memory for MPI staging");
-        c->host_floats = floats;
+        c->host_bytes = bytes;
     }
     return c->host;
 }
@@ -155,19 +161,19 @@ static float *host_staging(zsf_comm *c, size_t floats)
 static int mpi_count(size_t n)
 {
     if (n > (size_t)INT_MAX)
-        zsf_die(__FILE__, __LINE__, "mpi_count", "a bucket exceeds INT_MAX elements; use --bucket-size");
+        zsf_die(__FILE__, __LINE__, "mpi_count", "a bucket exceeds INT_MAX bytes; use --bucket-size");
     return (int)n;
 }
 
-static void to_host(zsf_comm *c, cudaStream_t s, float *h, const float *d, size_t n)
+static void to_host(zsf_comm *c, cudaStream_t s, void *h, const void *d, size_t bytes)
 {
-    CUDA_CHECK(cudaMemcpyAsync(h, d, n * sizeof(float), cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaMemcpyAsync(h, d, bytes, cudaMemcpyDeviceToHost, s));
     stream_sync(c, s);
 }
 
-static void to_device(zsf_comm *c, cudaStream_t s, float *d, const float *h, size_t n)
+static void to_device(zsf_comm *c, cudaStream_t s, void *d, const void *h, size_t bytes)
 {
-    CUDA_CHECK(cudaMemcpyAsync(d, h, n * sizeof(float), cudaMemcpyHostToDevice, s));
+    CUDA_CHECK(cudaMemcpyAsync(d, h, bytes, cudaMemcpyHostToDevice, s));
     stream_sync(c, s);   /* the host buffer is reused right after */
 }
 
@@ -184,75 +190,102 @@ static size_t total_count(const zsf_bucket *b, int nb)
     return nb ? b[nb - 1].offset + b[nb - 1].count : 0;
 }
 
-/* ------------------------------------------------------------------------------------------------
- * Collectives */
-
-void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb, zsf_dtype dt)
+/* The mpi backend's sum of W gathered blocks of `count` dt-elements each: widened, folded in rank
+ * order with every partial sum rounded to dt (fold.h), the result stored back in dt. */
+static void fold_blocks(void *out, const void *blocks, float *wide, size_t count, int world, zsf_dtype dt)
 {
-    const size_t W = (size_t)c->world, n = total_count(b, nb);
+    zsf_widen(wide, blocks, (size_t)world * count, dt);
+    float *sum = wide + (size_t)world * count;
+    zsf_fold_rank_order(sum, wide, count, world, dt);
+    zsf_narrow(out, sum, count, dt);
+}
+
+static ncclDataType_t nccl_type(zsf_dtype dt)
+{
+    return dt == ZSF_FP16 ? ncclHalf : dt == ZSF_BF16 ? ncclBfloat16 : ncclFloat;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Collectives. Elements are E = zsf_dtype_size(dt) bytes; offsets below are in bytes. */
+
+void zsf_all_reduce_sum(zsf_comm *c, void *buf, const zsf_bucket *b, int nb, zsf_dtype dt)
+{
+    const size_t W = (size_t)c->world, n = total_count(b, nb), E = zsf_dtype_size(dt), mc = max_count(b, nb);
+    unsigned char *d = (unsigned char *)buf;
     if (c->backend == ZSF_BACKEND_NCCL) {
         nccl_begin(c);
         NCCL_CHECK(ncclGroupStart());
         for (int k = 0; k < nb; k++)
-            NCCL_CHECK(ncclAllReduce(buf + b[k].offset, buf + b[k].offset, b[k].count, ncclFloat, ncclSum, c->nccl,
-                                     c->comm_stream));
+            NCCL_CHECK(ncclAllReduce(d + E * b[k].offset, d + E * b[k].offset, b[k].count, nccl_type(dt), ncclSum,
+                                     c->nccl, c->comm_stream));
         NCCL_CHECK(ncclGroupEnd());
         nccl_end(c);
         return;
     }
-    float *h = host_staging(c, n + W * max_count(b, nb)), *gathered = h + n;
-    to_host(c, c->compute, h, buf, n);
+    unsigned char *h = host_staging(c, region(n * E) + region(W * mc * E) + (W + 1) * mc * sizeof(float));
+    unsigned char *gathered = h + region(n * E);
+    float *wide = (float *)(gathered + region(W * mc * E));
+    to_host(c, c->compute, h, buf, n * E);
     for (int k = 0; k < nb; k++) {   /* every rank gathers all copies and folds them in rank order */
-        int cnt = mpi_count(b[k].count);
-        MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, gathered, cnt, MPI_FLOAT, MPI_COMM_WORLD));
-        zsf_fold_rank_order(h + b[k].offset, gathered, b[k].count, c->world, dt);
+        int cnt = mpi_count(b[k].count * E);
+        MPI_CHECK(MPI_Allgather(h + E * b[k].offset, cnt, MPI_BYTE, gathered, cnt, MPI_BYTE, MPI_COMM_WORLD));
+        fold_blocks(h + E * b[k].offset, gathered, wide, b[k].count, c->world, dt);
     }
-    to_device(c, c->compute, buf, h, n);
+    to_device(c, c->compute, buf, h, n * E);
 }
 
-void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const float *xbuf, float *part, const zsf_bucket *b,
+void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const void *xbuf, void *part, const zsf_bucket *b,
                                int nb, zsf_dtype dt)
 {
-    const size_t W = (size_t)c->world, len = total_count(b, nb);
+    const size_t W = (size_t)c->world, len = total_count(b, nb), E = zsf_dtype_size(dt), mc = max_count(b, nb);
+    const unsigned char *x = (const unsigned char *)xbuf;
     if (c->backend == ZSF_BACKEND_NCCL) {
+        unsigned char *p = (unsigned char *)part;
         NCCL_CHECK(ncclGroupStart());
         for (int k = 0; k < nb; k++)
-            NCCL_CHECK(ncclReduceScatter(xbuf + W * b[k].offset, part + b[k].offset, b[k].count, ncclFloat, ncclSum,
-                                         c->nccl, s));
+            NCCL_CHECK(ncclReduceScatter(x + E * W * b[k].offset, p + E * b[k].offset, b[k].count, nccl_type(dt),
+                                         ncclSum, c->nccl, s));
         NCCL_CHECK(ncclGroupEnd());
         return;
     }
-    float *h = host_staging(c, W * len + W * max_count(b, nb) + len);
-    float *blocks = h + W * len, *out = blocks + W * max_count(b, nb);
-    to_host(c, s, h, xbuf, W * len);
+    unsigned char *h = host_staging(c, region(W * len * E) + region(W * mc * E) + region(len * E) +
+                                           (W + 1) * mc * sizeof(float));
+    unsigned char *blocks = h + region(W * len * E), *out = blocks + region(W * mc * E);
+    float *wide = (float *)(out + region(len * E));
+    to_host(c, s, h, xbuf, W * len * E);
     for (int k = 0; k < nb; k++) {   /* block d of every rank goes to rank d, which folds them */
-        int cnt = mpi_count(b[k].count);
-        MPI_CHECK(MPI_Alltoall(h + W * b[k].offset, cnt, MPI_FLOAT, blocks, cnt, MPI_FLOAT, MPI_COMM_WORLD));
-        zsf_fold_rank_order(out + b[k].offset, blocks, b[k].count, c->world, dt);
+        int cnt = mpi_count(b[k].count * E);
+        MPI_CHECK(MPI_Alltoall(h + E * W * b[k].offset, cnt, MPI_BYTE, blocks, cnt, MPI_BYTE, MPI_COMM_WORLD));
+        fold_blocks(out + E * b[k].offset, blocks, wide, b[k].count, c->world, dt);
     }
-    to_device(c, s, part, out, len);
+    to_device(c, s, part, out, len * E);
 }
 
-void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const float *part, float *xbuf, const zsf_bucket *b, int nb)
+void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const void *part, void *xbuf, const zsf_bucket *b, int nb,
+                       zsf_dtype dt)
 {
-    const size_t W = (size_t)c->world, len = total_count(b, nb);
+    const size_t W = (size_t)c->world, len = total_count(b, nb), E = zsf_dtype_size(dt);
     if (c->backend == ZSF_BACKEND_NCCL) {
+        const unsigned char *p = (const unsigned char *)part;
+        unsigned char *x = (unsigned char *)xbuf;
         NCCL_CHECK(ncclGroupStart());
         for (int k = 0; k < nb; k++)
-            NCCL_CHECK(ncclAllGather(part + b[k].offset, xbuf + W * b[k].offset, b[k].count, ncclFloat, c->nccl, s));
+            NCCL_CHECK(ncclAllGather(p + E * b[k].offset, x + E * W * b[k].offset, b[k].count, nccl_type(dt), c->nccl,
+                                     s));
         NCCL_CHECK(ncclGroupEnd());
         return;
     }
-    float *h = host_staging(c, len + W * len), *x = h + len;
-    to_host(c, s, h, part, len);
+    unsigned char *h = host_staging(c, region(len * E) + W * len * E), *x = h + region(len * E);
+    to_host(c, s, h, part, len * E);
     for (int k = 0; k < nb; k++) {
-        int cnt = mpi_count(b[k].count);
-        MPI_CHECK(MPI_Allgather(h + b[k].offset, cnt, MPI_FLOAT, x + W * b[k].offset, cnt, MPI_FLOAT, MPI_COMM_WORLD));
+        int cnt = mpi_count(b[k].count * E);
+        MPI_CHECK(MPI_Allgather(h + E * b[k].offset, cnt, MPI_BYTE, x + E * W * b[k].offset, cnt, MPI_BYTE,
+                                MPI_COMM_WORLD));
     }
-    to_device(c, s, xbuf, x, W * len);
+    to_device(c, s, xbuf, x, W * len * E);
 }
 
-void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt)
+void zsf_reduce_scatter_sum(zsf_comm *c, const void *xbuf, void *part, const zsf_bucket *b, int nb, zsf_dtype dt)
 {
     if (c->backend != ZSF_BACKEND_NCCL) {
         zsf_reduce_scatter_sum_on(c, c->compute, xbuf, part, b, nb, dt);
@@ -263,27 +296,22 @@ void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const z
     nccl_end(c);
 }
 
-void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb)
+void zsf_all_gather(zsf_comm *c, const void *part, void *xbuf, const zsf_bucket *b, int nb, zsf_dtype dt)
 {
     if (c->backend != ZSF_BACKEND_NCCL) {
-        zsf_all_gather_on(c, c->compute, part, xbuf, b, nb);
+        zsf_all_gather_on(c, c->compute, part, xbuf, b, nb, dt);
         return;
     }
     nccl_begin(c);
-    zsf_all_gather_on(c, c->comm_stream, part, xbuf, b, nb);
+    zsf_all_gather_on(c, c->comm_stream, part, xbuf, b, nb, dt);
     nccl_end(c);
 }
 
-/* The mpi backend's byte exchanges: [send copy | receive area] in the float staging buffer. */
-static unsigned char *byte_staging(zsf_comm *c, size_t bytes)
-{
-    return (unsigned char *)host_staging(c, (bytes + sizeof(float) - 1) / sizeof(float));
-}
-
+/* The mpi backend's byte exchanges: [send copy | receive area] in the staging buffer. */
 static void bytes_through_host(zsf_comm *c, const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
                                int all_to_all)
 {
-    unsigned char *h = byte_staging(c, send_bytes + recv_bytes), *in = h + send_bytes;
+    unsigned char *h = host_staging(c, send_bytes + recv_bytes), *in = h + send_bytes;
     int cnt = mpi_count(all_to_all ? send_bytes / (size_t)c->world : send_bytes);
     CUDA_CHECK(cudaMemcpyAsync(h, send, send_bytes, cudaMemcpyDeviceToHost, c->compute));
     zsf_comm_sync(c);

@@ -12,11 +12,13 @@
  * All device buffers are ordered on `compute`; a collective returns with its result ordered on it too.
  * Bucketed collectives use the exchange layout of partition.h.
  *
- * Sums in fp16/bf16 (values held in floats): the mpi backend rounds every partial sum of the fold to
- * the model dtype, as the spec's collectives do; NCCL sums in fp32 and the caller rounds the result
- * once. At W <= 2 the two agree bit for bit (a single fp32 addition of two fp16/bf16 values rounded
- * to fp16/bf16 is the correctly rounded sum, since fp32 has more than 2p + 2 bits); above, NCCL's
- * order and its fewer roundings differ from the fold by rounding only (docs/conformance.md). */
+ * Buffers of the three sums and the gather hold model-dtype elements (zsf_dtype_size(dt) bytes
+ * each: 16-bit storage for fp16/bf16, rounding.h's bits). Sums in fp16/bf16 round every partial sum to
+ * the model dtype, as the spec's collectives do: NCCL runs in ncclHalf / ncclBfloat16, whose
+ * reduction widens, adds and rounds at each step; the mpi backend stages the 16-bit buffers through
+ * the host and folds in rank order (widen, add, round), bit-identical to the reference. At W <= 2 the
+ * two agree bit for bit (one rounded addition); above, NCCL's order differs from the fold by rounding
+ * only (docs/conformance.md). */
 #ifndef ZS_FAST_COMM_H
 #define ZS_FAST_COMM_H
 
@@ -44,8 +46,8 @@ typedef struct zsf_comm {
     cudaStream_t compute;         /* kernels, cuBLAS, copies */
     cudaStream_t comm_stream;     /* NCCL collectives */
     cudaEvent_t ready, done;
-    float *host;                  /* staging for the mpi backend */
-    size_t host_floats;
+    unsigned char *host;          /* staging for the mpi backend */
+    size_t host_bytes;
 } zsf_comm;
 
 /* After MPI_Init. Returns 0, or an exit status (2: bad usage, e.g. the nccl backend with more ranks
@@ -56,19 +58,20 @@ void zsf_comm_free(zsf_comm *c);
 /* Host waits until the compute stream is idle, polling NCCL's asynchronous errors meanwhile. */
 void zsf_comm_sync(zsf_comm *c);
 
-/* buf[0..n) summed over ranks on every rank; buckets cut [0, n). */
-void zsf_all_reduce_sum(zsf_comm *c, float *buf, const zsf_bucket *b, int nb, zsf_dtype dt);
+/* buf[0..n) (model dtype dt) summed over ranks on every rank; buckets cut [0, n). */
+void zsf_all_reduce_sum(zsf_comm *c, void *buf, const zsf_bucket *b, int nb, zsf_dtype dt);
 /* xbuf: this rank's W*len exchange buffer; part[len] receives the sum over ranks of this rank's blocks. */
-void zsf_reduce_scatter_sum(zsf_comm *c, const float *xbuf, float *part, const zsf_bucket *b, int nb, zsf_dtype dt);
-/* part[len] of every rank -> xbuf[W*len] on every rank, in the exchange layout. */
-void zsf_all_gather(zsf_comm *c, const float *part, float *xbuf, const zsf_bucket *b, int nb);
+void zsf_reduce_scatter_sum(zsf_comm *c, const void *xbuf, void *part, const zsf_bucket *b, int nb, zsf_dtype dt);
+/* part[len] of every rank -> xbuf[W*len] on every rank, in the exchange layout (elements of dt). */
+void zsf_all_gather(zsf_comm *c, const void *part, void *xbuf, const zsf_bucket *b, int nb, zsf_dtype dt);
 
 /* The same two collectives queued on stream `s` with no ordering of their own: the caller orders `s`
  * against the streams that produce and consume the buffers (stage 3's per-unit pipeline on
  * comm_stream, engine.cu). The mpi backend stages through the host on `s` and returns when done. */
-void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const float *xbuf, float *part, const zsf_bucket *b,
+void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const void *xbuf, void *part, const zsf_bucket *b,
                                int nb, zsf_dtype dt);
-void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const float *part, float *xbuf, const zsf_bucket *b, int nb);
+void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const void *part, void *xbuf, const zsf_bucket *b, int nb,
+                       zsf_dtype dt);
 
 /* Byte exchanges (the 1-bit all-reduce's packed signs and scales; device buffers, every backend):
  * all-to-all: send[W*bytes] holds block d for rank d, recv[W*bytes] receives block r from rank r

@@ -87,29 +87,30 @@ static void init_state(zsf_engine *e)
 {
     cudaStream_t s = e->comm->compute;
     const size_t numel = e->t.numel, len = e->part.len;
+    float *full = e->grad_micro;   /* free until the first backward pass */
+    zsf_rng_init_params(&e->t, e->kase->seed, full, s);
+    round_inplace(full, numel, e->dt, s);
     if (e->stage == 0) {
-        zsf_rng_init_params(&e->t, e->kase->seed, e->params, s);
-        round_inplace(e->params, numel, e->dt, s);
-        if (e->master != e->params)
-            CUDA_CHECK(cudaMemcpyAsync(e->master, e->params, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        zsf_convert(e->params, e->dt, full, ZSF_FP32, numel, s);   /* exact: full holds model-dtype values */
+        if ((void *)e->master != e->params)
+            CUDA_CHECK(cudaMemcpyAsync(e->master, full, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
     } else {
-        float *full = e->grad_micro;   /* free until the first backward pass */
-        float *master = e->offload_optimizer ? e->grad_part : e->master;   /* offload: staged, then uploaded */
-        zsf_rng_init_params(&e->t, e->kase->seed, full, s);
-        round_inplace(full, numel, e->dt, s);
+        float *master = e->offload_optimizer ? e->grad32 : e->master;   /* offload: staged, then uploaded */
         int64_t *h = (int64_t *)malloc((len ? len : 1) * sizeof(int64_t)), *own = NULL;
         if (!h)
             zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
         zsf_partition_own_map(&e->part, e->rank, h);
         CUDA_CHECK(cudaMalloc((void **)&own, (len ? len : 1) * sizeof(int64_t)));
         CUDA_CHECK(cudaMemcpyAsync(own, h, len * sizeof(int64_t), cudaMemcpyHostToDevice, s));
-        ZSF_LAUNCH(gather_div_kernel, len, s, master, full, own, len, 1.0f, ZSF_FP32);
-        if (e->host_shard)
-            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, master, len * sizeof(float), cudaMemcpyDeviceToHost, s));
-        else if (e->stage == 3)
-            CUDA_CHECK(cudaMemcpyAsync(e->shard, master, len * sizeof(float), cudaMemcpyDeviceToDevice, s));
-        else
-            CUDA_CHECK(cudaMemcpyAsync(e->params, full, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        zsf_gather_div(master, ZSF_FP32, full, ZSF_FP32, own, len, 1.0f, s);
+        if (e->host_shard) {   /* cast on the device (recv is free), sent down */
+            zsf_convert(e->recv, e->dt, master, ZSF_FP32, len, s);
+            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, e->recv, len * e->esize, cudaMemcpyDeviceToHost, s));
+        } else if (e->stage == 3) {
+            zsf_convert(e->shard, e->dt, master, ZSF_FP32, len, s);
+        } else {
+            zsf_convert(e->params, e->dt, full, ZSF_FP32, numel, s);
+        }
         zsf_comm_sync(e->comm);
         if (e->offload_optimizer)   /* the host state starts zeroed (zsf_offload_init) */
             zsf_offload_upload_master(&e->off, master, s);
@@ -123,35 +124,37 @@ static void init_state(zsf_engine *e)
 
 static void alloc_buffers(zsf_engine *e)
 {
-    const size_t numel = e->t.numel, len = e->part.len, W = (size_t)e->world, F = sizeof(float);
+    const size_t numel = e->t.numel, len = e->part.len, W = (size_t)e->world, F = sizeof(float), E = e->esize;
     zsf_memory *m = &e->mem;
     /* stage 3 holds no full model: its units are gathered into stage3.h's pool (working memory) */
     if (e->stage <= 2)
-        e->params = (float *)dalloc(&m->params, numel * F);
+        e->params = dalloc(&m->params, numel * E);
     else if (e->offload_param)   /* the shard lives on the host, copied up unit by unit */
-        e->host_shard = zsf_host_floats(&e->host.params, len);
+        e->host_shard = zsf_host_bytes(&e->host.params, len * E);
     else
-        e->shard = (float *)dalloc(&m->params, len * F);
+        e->shard = dalloc(&m->params, len * E);
     e->grad_micro = (float *)dalloc(&m->working, numel * F);
     if (e->stage <= 1)
-        e->grad_full = (float *)dalloc(&m->grads, numel * F);
-    e->grad_part = e->stage == 0 ? e->grad_full : (float *)dalloc(&m->grads, len * F);
+        e->grad_full = dalloc(&m->grads, numel * E);
+    e->grad_part = e->stage == 0 ? e->grad_full : dalloc(&m->grads, len * E);
     if (e->stage >= 2)
-        e->recv = (float *)dalloc(&m->working, len * F);
+        e->recv = dalloc(&m->working, len * E);
+    /* the fp32 consumers' view of the reduced partition: widened once per step (fp32: itself) */
+    e->grad32 = e->dt == ZSF_FP32 ? (float *)e->grad_part : (float *)dalloc(&m->working, len * F);
     /* fp32 stage 0 steps the model itself; everywhere else the optimizer owns an fp32 master copy */
     if (e->offload_optimizer) {   /* master and state on the host; the CPU steps them */
         int threads = zsf_cpu_optim_max_threads() / (e->comm->local_size > 0 ? e->comm->local_size : 1);
         zsf_offload_init(&e->off, len, e->n_state, e->dt, e->host_shard, threads > 0 ? threads : 1, 0, &e->host);
     } else {
-        e->master = e->stage == 0 && e->dt == ZSF_FP32 ? e->params : (float *)dalloc(&m->optimizer, len * F);
+        e->master = e->stage == 0 && e->dt == ZSF_FP32 ? (float *)e->params : (float *)dalloc(&m->optimizer, len * F);
         for (int k = 0; k < e->n_state; k++)
             e->state[k] = (float *)dalloc(&m->optimizer, len * F);
     }
     if ((e->stage == 1 || e->stage == 2) && (e->dt != ZSF_FP32 || e->offload_optimizer))
-        e->cast = (float *)dalloc(&m->working, len * F);
+        e->cast = dalloc(&m->working, len * E);
     e->optim_scratch = (float *)dalloc(&m->working, ZSF_OPTIM_SCRATCH * F);
     if (e->stage == 1 || e->stage == 2) {   /* stage 3: per unit (stage3.h) */
-        e->xbuf = (float *)dalloc(&m->working, W * len * F);
+        e->xbuf = dalloc(&m->working, W * len * E);
         e->rs_map = exchange_map(e, e->rs, e->n_rs);
         e->ag_map = exchange_map(e, e->ag, e->n_ag);
     }
@@ -172,6 +175,7 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
     e->stage = e->cfg->zero.stage;
     if (check_case(e, err))
         return 2;
+    e->esize = zsf_dtype_size(e->dt);
     if (zs_ds_config_resolve_batch(e->cfg, e->world, &e->batch, err)) {
         zs_error_prefix(err, "world size %d", e->world);
         return 2;
@@ -220,9 +224,10 @@ void zsf_engine_free(zsf_engine *e)
     zsf_muon_free(e);
     zsf_model_free(e->model);
     zsf_stage3_free(&e->z3);
-    float *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
-                      e->stage == 0 ? NULL : e->grad_part, e->master == e->params ? NULL : e->master,
-                      e->state[0], e->state[1], e->state[2], e->cast, e->optim_scratch};
+    void *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
+                     e->stage == 0 ? NULL : e->grad_part, (void *)e->grad32 == e->grad_part ? NULL : e->grad32,
+                     (void *)e->master == e->params ? NULL : e->master,
+                     e->state[0], e->state[1], e->state[2], e->cast, e->optim_scratch};
     zsf_onebit_free(e->onebit);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         cudaFree(owned[i]);
@@ -246,14 +251,14 @@ void zsf_engine_free(zsf_engine *e)
  * Collectives of the step. */
 
 /* Stages 1-2 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum in
- * the model dtype (comm.h: NCCL sums in fp32, rounded once here). Stage 3 does the same per unit
- * during the backward pass (stage3.h). */
-static void reduce_scatter_gradients(zsf_engine *e, const float *grad, float *part)
+ * the model dtype (comm.h). grad: stage 1's accumulated gradient (model dtype), stage 2's micro-step
+ * scratch (fp32, holding model-dtype values). Stage 3 does the same per unit during the backward pass
+ * (stage3.h). */
+static void reduce_scatter_gradients(zsf_engine *e, const void *grad, zsf_dtype grad_dt, void *part)
 {
     size_t n = (size_t)e->world * e->part.len;
-    ZSF_LAUNCH(gather_div_kernel, n, e->comm->compute, e->xbuf, grad, e->rs_map, n, (float)e->world, e->dt);
+    zsf_gather_div(e->xbuf, e->dt, grad, grad_dt, e->rs_map, n, (float)e->world, e->comm->compute);
     zsf_reduce_scatter_sum(e->comm, e->xbuf, part, e->rs, e->n_rs, e->dt);
-    round_inplace(part, e->part.len, e->dt, e->comm->compute);
 }
 
 /* Stage 0 (DeepSpeed engine.py allreduce_bucket): optional pre-scale, all-reduce sum, post-scale. */
@@ -266,13 +271,11 @@ static void all_reduce_gradients(zsf_engine *e)
     const size_t n = e->t.numel;
     cudaStream_t s = e->comm->compute;
     if (pre != 1.0f)
-        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, pre, e->dt);
-    if (e->world > 1) {
+        zsf_scale(e->grad_full, e->dt, n, pre, s);
+    if (e->world > 1)
         zsf_all_reduce_sum(e->comm, e->grad_full, e->ar, e->n_ar, e->dt);
-        round_inplace(e->grad_full, n, e->dt, s);
-    }
     if (post != 1.0f)
-        ZSF_LAUNCH(scale_kernel, n, s, e->grad_full, n, post, e->dt);
+        zsf_scale(e->grad_full, e->dt, n, post, s);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -299,21 +302,21 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
         zsf_model_backward(e->model, NULL, e->grad_micro, dloss);
         zsf_stage3_end(&e->z3);
         if (m > 0)   /* accumulate the owned partition */
-            ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len, e->dt);
+            zsf_accumulate(e->grad_part, e->dt, e->recv, e->dt, len, s);
         return;
     }
     load_micro_batch(e, m);
     zsf_model_forward(e->model, e->params, e->losses + m);
     zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
     if (e->stage <= 1) {   /* accumulate the local full gradient; reduce once at the boundary */
-        if (m == 0)
-            CUDA_CHECK(cudaMemcpyAsync(e->grad_full, e->grad_micro, numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        if (m == 0)        /* exact: the scratch holds the rounded .grad */
+            zsf_convert(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);
         else
-            ZSF_LAUNCH(accumulate_kernel, numel, s, e->grad_full, e->grad_micro, numel, e->dt);
+            zsf_accumulate(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);
     } else {               /* stage 2: reduce every micro-step, accumulate the owned partition */
-        reduce_scatter_gradients(e, e->grad_micro, m == 0 ? e->grad_part : e->recv);
+        reduce_scatter_gradients(e, e->grad_micro, ZSF_FP32, m == 0 ? e->grad_part : e->recv);
         if (m > 0)
-            ZSF_LAUNCH(accumulate_kernel, len, s, e->grad_part, e->recv, len, e->dt);
+            zsf_accumulate(e->grad_part, e->dt, e->recv, e->dt, len, s);
     }
 }
 
@@ -356,7 +359,7 @@ static double partition_sumsq(zsf_engine *e, int64_t *first_bad)
 {
     cudaStream_t s = e->comm->compute;
     CUDA_CHECK(cudaMemsetAsync(e->first_bad, 0xFF, sizeof(unsigned long long), s));
-    sumsq_partial_kernel<<<ZSF_NORM_BLOCKS, ZSF_NORM_THREADS, 0, s>>>(e->norm_partial, e->first_bad, e->grad_part,
+    sumsq_partial_kernel<<<ZSF_NORM_BLOCKS, ZSF_NORM_THREADS, 0, s>>>(e->norm_partial, e->first_bad, e->grad32,
                                                                       e->part.len);
     CUDA_CHECK_LAUNCH();
     sumsq_final_kernel<<<1, 1, 0, s>>>(e->norm, e->norm_partial, ZSF_NORM_BLOCKS);
@@ -415,12 +418,12 @@ static void optimizer_step(zsf_engine *e, float inv, double lr)
         return;
     }
     if (e->offload_optimizer) {   /* on the CPU; the model-dtype partition comes back for publishing */
-        float *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
-        zsf_offload_step(&e->off, &sc, inv, e->grad_part, model_dev, s);
+        void *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
+        zsf_offload_step(&e->off, &sc, inv, e->grad32, model_dev, s);
         return;
     }
     if (e->stage > 0 || !zsf_optim_per_tensor(e->rule)) {
-        zsf_optim_step(&sc, inv, e->master, e->grad_part, e->state, e->part.len, e->optim_scratch, s);
+        zsf_optim_step(&sc, inv, e->master, e->grad32, e->state, e->part.len, e->optim_scratch, s);
         return;
     }
     for (int p = 0; p < e->t.n; p++) {
@@ -428,7 +431,7 @@ static void optimizer_step(zsf_engine *e, float inv, double lr)
         float *state[ZSF_OPTIM_N_STATE] = {0};
         for (int k = 0; k < e->n_state; k++)
             state[k] = e->state[k] + off;
-        zsf_optim_step(&sc, inv, e->master + off, e->grad_part + off, state, e->t.p[p].numel, e->optim_scratch, s);
+        zsf_optim_step(&sc, inv, e->master + off, e->grad32 + off, state, e->t.p[p].numel, e->optim_scratch, s);
     }
 }
 
@@ -440,23 +443,23 @@ static void publish_params(zsf_engine *e)
     cudaStream_t s = e->comm->compute;
     const size_t len = e->part.len, n = (size_t)e->world * len;
     if (e->stage == 3) {   /* offload_optimizer: the CPU wrote the shard (host or device) already */
-        float *shard = e->host_shard ? e->recv : e->shard;   /* offload_param: cast on the device, sent down */
+        void *shard = e->host_shard ? e->recv : e->shard;   /* offload_param: cast on the device, sent down */
         if (!e->offload_optimizer)
-            ZSF_LAUNCH(cast_kernel, len, s, shard, e->master, len, e->dt);
+            zsf_convert(shard, e->dt, e->master, ZSF_FP32, len, s);
         if (e->host_shard && !e->offload_optimizer)
-            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, shard, len * sizeof(float), cudaMemcpyDeviceToHost, s));
+            CUDA_CHECK(cudaMemcpyAsync(e->host_shard, shard, len * e->esize, cudaMemcpyDeviceToHost, s));
     } else if (e->stage >= 1) {
-        const float *part = e->master;
+        const void *part = e->master;   /* fp32 without offload: the master is the model's value */
         if (e->offload_optimizer) {
             part = e->cast;   /* copied up by zsf_offload_step */
         } else if (e->cast) {
-            ZSF_LAUNCH(cast_kernel, len, s, e->cast, e->master, len, e->dt);
+            zsf_convert(e->cast, e->dt, e->master, ZSF_FP32, len, s);
             part = e->cast;
         }
-        zsf_all_gather(e->comm, part, e->xbuf, e->ag, e->n_ag);
-        ZSF_LAUNCH(scatter_kernel, n, s, e->params, e->xbuf, e->ag_map, n);
-    } else if (e->master != e->params) {
-        ZSF_LAUNCH(cast_kernel, len, s, e->params, e->master, len, e->dt);
+        zsf_all_gather(e->comm, part, e->xbuf, e->ag, e->n_ag, e->dt);
+        zsf_scatter(e->params, e->dt, e->xbuf, e->dt, e->ag_map, n, s);
+    } else if ((void *)e->master != e->params) {
+        zsf_convert(e->params, e->dt, e->master, ZSF_FP32, len, s);
     }
 }
 
@@ -478,7 +481,9 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
     if (e->stage == 0 && (!e->onebit || zsf_onebit_allreduce_enabled(e->onebit)))   /* enable_backward_allreduce */
         all_reduce_gradients(e);
     else if (e->stage == 1)
-        reduce_scatter_gradients(e, e->grad_full, e->grad_part);
+        reduce_scatter_gradients(e, e->grad_full, e->dt, e->grad_part);
+    if ((void *)e->grad32 != e->grad_part)   /* the fp32 copy the norm, the optimizer and the hooks read */
+        zsf_convert(e->grad32, ZSF_FP32, e->grad_part, e->dt, e->part.len, e->comm->compute);
     if (e->muon)   /* before the overflow check, norm and unscale, as DeepSpeed's gradient epilogue */
         zsf_muon_hook(e);
     rep->loss = step_loss(e, rep->rank_loss);
@@ -523,7 +528,7 @@ void zsf_engine_load_state(zsf_engine *e, const float *master, const float *cons
     cudaStream_t s = e->comm->compute;
     const size_t bytes = e->part.len * sizeof(float);
     if (e->offload_optimizer) {   /* the host holds them; the model-dtype partition goes where a step puts it */
-        float *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
+        void *model_dev = e->stage == 3 ? (e->host_shard ? NULL : e->shard) : e->cast;
         zsf_offload_load(&e->off, master, state, model_dev, s);
     } else {
         CUDA_CHECK(cudaMemcpyAsync(e->master, master, bytes, cudaMemcpyHostToDevice, s));
@@ -548,7 +553,7 @@ void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float
     cudaStream_t s = e->comm->compute;
     const size_t bytes = e->part.len * sizeof(float);
     if (grad)
-        CUDA_CHECK(cudaMemcpyAsync(grad, e->grad_part, bytes, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaMemcpyAsync(grad, e->grad32, bytes, cudaMemcpyDeviceToHost, s));
     /* cudaMemcpyDefault: under offload the master and state are host memory */
     if (master)
         CUDA_CHECK(cudaMemcpyAsync(master, e->offload_optimizer ? e->off.master : e->master, bytes, cudaMemcpyDefault, s));
@@ -561,8 +566,15 @@ void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float
 
 void zsf_engine_read_model(zsf_engine *e, float *out)
 {
-    const float *src = e->stage == 3 ? (e->host_shard ? e->host_shard : e->shard) : e->params;
+    const void *src = e->stage == 3 ? (e->host_shard ? e->host_shard : e->shard) : e->params;
     const size_t n = e->stage == 3 ? e->part.len : e->t.numel;
-    CUDA_CHECK(cudaMemcpyAsync(out, src, n * sizeof(float), cudaMemcpyDefault, e->comm->compute));
+    void *raw = e->dt == ZSF_FP32 ? (void *)out : malloc(n ? n * e->esize : 1);   /* 16-bit: widened here */
+    if (!raw)
+        zsf_die(__FILE__, __LINE__, "malloc", "out of host memory");
+    CUDA_CHECK(cudaMemcpyAsync(raw, src, n * e->esize, cudaMemcpyDefault, e->comm->compute));
     zsf_comm_sync(e->comm);
+    if (raw != (void *)out) {
+        zsf_widen(out, raw, n, e->dt);
+        free(raw);
+    }
 }

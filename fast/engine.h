@@ -49,22 +49,28 @@ typedef struct zsf_engine {
     int n_rs, n_ag, n_ar;
     zsf_model *model;
     zsf_dtype dt;            /* the model dtype (fp32, fp16, bf16) */
+    size_t esize;            /* bytes per model-dtype element (zsf_dtype_size) */
     zsf_optim_rule rule;
     int n_state;
     zsf_loss_scaler scaler;
-    /* device buffers; model-dtype values are held in floats */
-    float *params;           /* stages 0-2: the full model (stage 3: NULL, units live in z3's pool) */
-    float *shard;            /* stage 3: this rank's parameter shards (offload_param: NULL, host_shard) */
-    float *cast;             /* stages 1-2, fp16/bf16 or offload: the master partition cast for the all-gather */
+    /* device buffers. void *: model-dtype storage, zsf_dtype_size(dt) bytes per element (16 bits in
+     * fp16/bf16, as DeepSpeed holds parameters, gradients and their communication) */
+    void *params;            /* stages 0-2: the full model (stage 3: NULL, units live in z3's pool) */
+    void *shard;             /* stage 3: this rank's parameter shards (offload_param: NULL, host_shard) */
+    void *cast;              /* stages 1-2, fp16/bf16 or offload: the master partition cast for the all-gather */
     float *optim_scratch;    /* ZSF_OPTIM_SCRATCH floats */
-    float *grad_micro;       /* one micro-step's full gradient */
-    float *grad_full;        /* stages 0-1: the rank's accumulated full gradient */
-    float *grad_part;        /* the reduced gradient partition (stage 0: = grad_full) */
-    float *recv;             /* stages 2-3: one micro-step's reduced partition (offload_param: also the
+    float *grad_micro;       /* one micro-step's full gradient: the model's fp32 scratch (working memory),
+                                rounded to the model dtype where the spec rounds .grad */
+    void *grad_full;         /* stages 0-1: the rank's accumulated full gradient */
+    void *grad_part;         /* the reduced gradient partition (stage 0: = grad_full) */
+    void *recv;              /* stages 2-3: one micro-step's reduced partition (offload_param: also the
                                 publication's cast, sent down to host_shard) */
+    float *grad32;           /* grad_part as fp32 for the norm, the optimizer and every fp32 consumer
+                                (fp32: = grad_part; else a widened copy, working memory; DeepSpeed's
+                                single_partition_of_fp32_groups[i].grad) */
     float *master;           /* fp32 master partition (stage 0 fp32: = params; offload: NULL, off.master) */
     float *state[ZSF_OPTIM_N_STATE];
-    float *xbuf;             /* stages 1-2: W*len exchange buffer (stage 3: z3's, per unit) */
+    void *xbuf;              /* stages 1-2: W*len exchange buffer (stage 3: z3's, per unit) */
     zsf_stage3 z3;           /* stage 3: per-unit gathers and reduce-scatters (stage3.h) */
     int64_t *rs_map, *ag_map;
     float *losses;           /* [GAS] micro-batch losses of the step */
@@ -75,7 +81,7 @@ typedef struct zsf_engine {
      * (offload.h); stage 3 offload_param: the shards on the host, copied up unit by unit */
     int offload_optimizer, offload_param;
     zsf_offload off;
-    float *host_shard;       /* pinned, len floats (offload_param) */
+    void *host_shard;        /* pinned, len model-dtype elements (offload_param) */
     zsf_host_memory host;    /* cudaHostAlloc'ed bytes, the same rows */
     struct zsf_onebit *onebit;   /* the 1-bit family (onebit.h): it owns the step at stage 0 */
     struct zsf_muon *muon;   /* Muon (muon.h): param groups, momentum, Newton-Schulz; NULL otherwise */
@@ -98,11 +104,12 @@ void zsf_engine_load_state(zsf_engine *e, const float *master, const float *cons
                            int64_t applied_steps, int64_t skipped_steps, double scale, int64_t cur_iter,
                            int64_t last_overflow_iter, int64_t cur_hysteresis);
 
-/* Host copies of this rank's partitions (len floats each; any pointer may be NULL). */
+/* Host copies of this rank's partitions (len floats each; any pointer may be NULL; grad: the reduced
+ * gradient partition, widened). */
 void zsf_engine_read_partitions(zsf_engine *e, float *grad, float *master, float *const *state);
 
-/* Host copy of the model-dtype parameters this rank holds: the full model (numel floats) at stages
- * 0-2, its shard (len floats) at stage 3. */
+/* Host copy of the model-dtype parameters this rank holds, widened to floats: the full model (numel
+ * floats) at stages 0-2, its shard (len floats) at stage 3. */
 void zsf_engine_read_model(zsf_engine *e, float *out);
 
 #ifdef __cplusplus

@@ -46,7 +46,6 @@ template <class T> struct acts {
     T *d4C;                                /* [BT,4C] */
     T *dqkv;                               /* [BT,3C] */
     T *dpreatt;                            /* [B,NH,T,T] */
-    T *weights;                            /* [numel]: the parameters as T for the GEMMs (fp32: none) */
 };
 
 struct zsf_model {
@@ -58,7 +57,6 @@ struct zsf_model {
     acts<float> a32;                       /* the one of these three that matches dt is laid out */
     acts<__half> a16;
     acts<__nv_bfloat16> ab16;
-    const float *weights_of;               /* the params the weights copy was cast from (NULL: none) */
     char *memory;
     size_t bytes;
     int *tokens;                           /* [2,BT]: inputs, targets */
@@ -95,7 +93,6 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->dlogits, f32 ? 0 : BT * V, sizeof(T)}, {(void **)&a->dres, BT * C, sizeof(T)},
         {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
         {(void **)&a->dqkv, BT * 3 * C, sizeof(T)},      {(void **)&a->dpreatt, ATT, sizeof(T)},
-        {(void **)&a->weights, f32 ? 0 : (size_t)p->numel, sizeof(T)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
@@ -103,10 +100,8 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
             *parts[i].slot = base + total;
         total += (parts[i].n * parts[i].size + 255) & ~(size_t)255;   /* keep every buffer 256-byte aligned */
     }
-    if (base && f32) {
+    if (base && f32)
         a->dlogits = (T *)a->probs;   /* fp32: dlogits overwrite the probabilities in place */
-        a->weights = NULL;
-    }
     return total;
 }
 
@@ -166,7 +161,7 @@ size_t zsf_model_workspace_bytes(const zsf_model *m)
     return m->bytes + 2 * (size_t)m->B * m->t->dims.seq * sizeof(int);
 }
 
-/* Where a unit's parameters (or gradients, or their 16-bit copy) are: `base` holds the flat elements
+/* Where a unit's parameters (model dtype T) or gradients (fp32) are: `base` holds the flat elements
  * from `first` on (a whole flat buffer: first = 0; stage 3: the engine's buffer for the unit). */
 template <class P> struct unit_ptr {
     const P *base;
@@ -188,13 +183,13 @@ static size_t unit_first(const zsf_params *t, int u, size_t *numel)
 }
 
 /* The hooks of model.h; without them the flat `params` buffer serves every unit. */
-static unit_ptr<float> unit_fetch(zsf_model *m, const float *params, int u)
+template <class T> static unit_ptr<T> unit_fetch(zsf_model *m, const void *params, int u)
 {
     if (!m->hooks.fetch)
-        return unit_ptr<float>{params, 0};
+        return unit_ptr<T>{(const T *)params, 0};
     size_t numel;
     size_t first = unit_first(m->t, u, &numel);
-    return unit_ptr<float>{m->hooks.fetch(m->hooks.ctx, u), first};
+    return unit_ptr<T>{(const T *)m->hooks.fetch(m->hooks.ctx, u), first};
 }
 
 static void unit_release(zsf_model *m, int u)
@@ -215,7 +210,7 @@ static void unit_grads_done(zsf_model *m, float *grads, int u)
     m->hooks.grads_done(m->hooks.ctx, u);
 }
 
-/* Named views of a unit's parameter (or gradient, or weights copy) buffer for layer l. */
+/* Named views of a unit's parameter (T) or gradient (float) buffer for layer l. */
 template <class P> struct block {
     P *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
 };
@@ -246,53 +241,10 @@ static shape shape_of(const zsf_model *m)
     return sh;
 }
 
-/* The parameters as T for the GEMMs: fp32 reads them in place; fp16/bf16 casts them (exactly: they
- * hold model-dtype values) into the weights copy, again only when `params` is not the buffer cast
- * last (the backward pass reuses its forward pass's copy; the engine changes no parameter between
- * them, and a stage-3 gather before the backward pass writes the same values). */
-template <class T> __global__ static void weights_cast_kernel(T *out, const float *in, size_t n)
-{
-    size_t i = zsf_tid();
-    if (i < n)
-        out[i] = st<T>(in[i]);
-}
-
-template <class T> static const T *weights_for(zsf_model *m, const float *params, bool fresh)
-{
-    if constexpr (zsf_is_f32<T>) {
-        return params;
-    } else {
-        acts<T> &a = acts_of<T>(m);
-        if (fresh || m->weights_of != params) {
-            size_t n = (size_t)m->t->numel;
-            ZSF_LAUNCH(weights_cast_kernel<T>, n, m->stream, a.weights, params, n);
-            m->weights_of = params;
-        }
-        return a.weights;
-    }
-}
-
-/* Unit u's weights as T (p: its fetched parameters). Without hooks the whole-model copy of
- * weights_for serves; with them (stage 3) each fetched unit is cast into its range of the copy. */
-template <class T> static unit_ptr<T> unit_weights(zsf_model *m, unit_ptr<float> p, int u)
-{
-    if constexpr (zsf_is_f32<T>) {
-        return p;
-    } else {
-        acts<T> &a = acts_of<T>(m);
-        if (m->hooks.fetch) {
-            size_t numel;
-            size_t first = unit_first(m->t, u, &numel);
-            ZSF_LAUNCH(weights_cast_kernel<T>, numel, m->stream, a.weights + first, p.base, numel);
-        }
-        return unit_ptr<T>{a.weights, 0};
-    }
-}
-
 /* ------------------------------------------------------------------------------------------------
  * Forward */
 
-template <class T> static void forward(zsf_model *m, const float *params, float *loss)
+template <class T> static void forward(zsf_model *m, const void *params, float *loss)
 {
     const shape sh = shape_of(m);
     const int B = sh.B, T_ = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
@@ -301,46 +253,42 @@ template <class T> static void forward(zsf_model *m, const float *params, float 
     cudaStream_t s = m->stream;
     cublasHandle_t h = m->cublas;
     const zsf_param *wte = zsf_param_wte(m->t);
-    if (!m->hooks.fetch)
-        weights_for<T>(m, params, true);
 
-    unit_ptr<float> emb = unit_fetch(m, params, 0);
+    unit_ptr<T> emb = unit_fetch<T>(m, params, 0);
     encoder_forward(a->encoded, zsf_model_inputs(m), at(emb, wte), at(emb, zsf_param_wpe(m->t)), B, T_, C, s);
     unit_release(m, 0);
     const T *residual = a->encoded;
     for (int l = 0; l < L; l++) {
-        unit_ptr<float> pu = unit_fetch(m, params, 1 + l);
-        block<float> p = block_view<float>(m->t, pu, l);
-        block<T> w = block_view<T>(m->t, unit_weights<T>(m, pu, 1 + l), l);
+        block<T> p = block_view<T>(m->t, unit_fetch<T>(m, params, 1 + l), l);
         T *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA, *atty = a->atty + l * oC;
         T *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC, *fch = a->fch + 4 * l * oC;
         T *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
 
         layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, p.ln1w, p.ln1b, BT, C, s);
-        matmul_forward(h, qkv, a->acc, (const T *)ln1, w.qkvw, p.qkvb, BT, C, 3 * C, s);
+        matmul_forward(h, qkv, a->acc, (const T *)ln1, p.qkvw, p.qkvb, BT, C, 3 * C, s);
         attention_forward(h, atty, att, a->datt, a->acc, (const T *)qkv, B, T_, C, NH, s);
-        matmul_forward_residual(h, residual2, residual, a->acc, (const T *)atty, w.attprojw, p.attprojb, BT, C, C, s);
+        matmul_forward_residual(h, residual2, residual, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
         layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, (const T *)residual2, p.ln2w, p.ln2b,
                           BT, C, s);
-        matmul_forward(h, fch, a->acc, (const T *)ln2, w.fcw, p.fcb, BT, C, 4 * C, s);
+        matmul_forward(h, fch, a->acc, (const T *)ln2, p.fcw, p.fcb, BT, C, 4 * C, s);
         gelu_forward(fch_gelu, (const T *)fch, 4 * oC, s);
-        matmul_forward_residual(h, residual3, (const T *)residual2, a->acc, (const T *)fch_gelu, w.fcprojw,
+        matmul_forward_residual(h, residual3, (const T *)residual2, a->acc, (const T *)fch_gelu, p.fcprojw,
                                 p.fcprojb, BT, 4 * C, C, s);
         unit_release(m, 1 + l);
         residual = residual3;
     }
-    unit_ptr<float> lnf = unit_fetch(m, params, L + 1);
+    unit_ptr<T> lnf = unit_fetch<T>(m, params, L + 1);
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, at(lnf, zsf_param_lnf_w(m->t)),
                       at(lnf, zsf_param_lnf_b(m->t)), BT, C, s);
     unit_release(m, L + 1);
-    emb = unit_fetch(m, params, 0);   /* the tied LM head */
-    lm_head_forward(h, a->probs, (const T *)a->lnf, at(unit_weights<T>(m, emb, 0), wte), BT, C, V, logits_ld<T>(V));
+    emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
+    lm_head_forward(h, a->probs, (const T *)a->lnf, at(emb, wte), BT, C, V, logits_ld<T>(V));
     unit_release(m, 0);
     /* the logits are rounded as the cross-entropy reads them; the loss is fp32 from them */
     crossentropy_forward<T>(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
 }
 
-void zsf_model_forward(zsf_model *m, const float *params, float *loss)
+void zsf_model_forward(zsf_model *m, const void *params, float *loss)
 {
     if (m->dt == ZSF_FP16)
         forward<__half>(m, params, loss);
@@ -358,7 +306,7 @@ void zsf_model_forward(zsf_model *m, const float *params, float *loss)
  * buffer (store_f32; in fp32 g32 is that buffer). Parameter gradients are fp32 sums written straight
  * into `grads`, and the micro-step's gradient is rounded once at the end. */
 
-template <class T> static void backward(zsf_model *m, const float *params, float *grads, float dloss)
+template <class T> static void backward(zsf_model *m, const void *params, float *grads, float dloss)
 {
     const shape sh = shape_of(m);
     const int B = sh.B, T_ = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
@@ -369,29 +317,25 @@ template <class T> static void backward(zsf_model *m, const float *params, float
     const unit_ptr<float> gflat = {grads, 0};
     float *dwte = grads + zsf_param_wte(m->t)->offset;
     float *dC32 = f32_view(a->dC, a->acc), *d4C32 = f32_view(a->d4C, a->acc);
-    if (!m->hooks.fetch)
-        weights_for<T>(m, params, false);
 
     const int Vp = logits_ld<T>(V);
     crossentropy_backward(a->dlogits, (const float *)a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);
-    unit_ptr<float> emb = unit_fetch(m, params, 0);   /* the tied LM head */
-    lm_head_backward(h, dC32, dwte, (const T *)a->dlogits, (const T *)a->lnf,
-                     at(unit_weights<T>(m, emb, 0), zsf_param_wte(m->t)), BT, C, V, Vp);
+    unit_ptr<T> emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
+    lm_head_backward(h, dC32, dwte, (const T *)a->dlogits, (const T *)a->lnf, at(emb, zsf_param_wte(m->t)), BT, C, V,
+                     Vp);
     unit_release(m, 0);
     store_f32(a->dC, dC32, oC, s);
     CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(T), s));
     const T *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
     const zsf_param *lnfw = zsf_param_lnf_w(m->t), *lnfb = zsf_param_lnf_b(m->t);
-    unit_ptr<float> lnf = unit_fetch(m, params, L + 1);
+    unit_ptr<T> lnf = unit_fetch<T>(m, params, L + 1);
     layernorm_backward(a->dres, grads + lnfw->offset, grads + lnfb->offset, a->bias_part, (const T *)a->dC, last,
                        at(lnf, lnfw), a->lnf_mean, a->lnf_rstd, BT, C, s);
     unit_release(m, L + 1);
     unit_grads_done(m, grads, L + 1);
 
     for (int l = L - 1; l >= 0; l--) {
-        unit_ptr<float> pu = unit_fetch(m, params, 1 + l);
-        block<float> p = block_view<float>(m->t, pu, l);
-        block<T> w = block_view<T>(m->t, unit_weights<T>(m, pu, 1 + l), l);
+        block<T> p = block_view<T>(m->t, unit_fetch<T>(m, params, 1 + l), l);
         block<float> dw = block_view<float>(m->t, gflat, l);
         const T *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * oC;
         const T *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA;
@@ -399,19 +343,19 @@ template <class T> static void backward(zsf_model *m, const float *params, float
         const T *fch = a->fch + 4 * l * oC, *fch_gelu = a->fch_gelu + 4 * l * oC;
 
         /* residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))) */
-        matmul_backward(h, d4C32, dw.fcprojw, dw.fcprojb, a->bias_part, (const T *)a->dres, fch_gelu, w.fcprojw, BT,
+        matmul_backward(h, d4C32, dw.fcprojw, dw.fcprojb, a->bias_part, (const T *)a->dres, fch_gelu, p.fcprojw, BT,
                         4 * C, C, s);
         gelu_backward(a->d4C, d4C32, fch, 4 * oC, s);
-        matmul_backward(h, dC32, dw.fcw, dw.fcb, a->bias_part, (const T *)a->d4C, ln2, w.fcw, BT, C, 4 * C, s);
+        matmul_backward(h, dC32, dw.fcw, dw.fcb, a->bias_part, (const T *)a->d4C, ln2, p.fcw, BT, C, 4 * C, s);
         store_f32(a->dC, dC32, oC, s);
         layernorm_backward(a->dres, dw.ln2w, dw.ln2b, a->bias_part, (const T *)a->dC, residual2, p.ln2w,
                            a->ln2_mean + l * oT, a->ln2_rstd + l * oT, BT, C, s);
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
-        matmul_backward(h, dC32, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, w.attprojw, BT, C,
+        matmul_backward(h, dC32, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, p.attprojw, BT, C,
                         C, s);
         store_f32(a->dC, dC32, oC, s);
         attention_backward(h, a->dqkv, a->acc, a->datt, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, s);
-        matmul_backward(h, dC32, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, w.qkvw, BT, C, 3 * C, s);
+        matmul_backward(h, dC32, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, p.qkvw, BT, C, 3 * C, s);
         store_f32(a->dC, dC32, oC, s);
         layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->bias_part, (const T *)a->dC, residual, p.ln1w,
                            a->ln1_mean + l * oT, a->ln1_rstd + l * oT, BT, C, s);
@@ -424,7 +368,7 @@ template <class T> static void backward(zsf_model *m, const float *params, float
         round_inplace(grads, (size_t)m->t->numel, m->dt, s);   /* the micro-step's .grad, in the model dtype */
 }
 
-void zsf_model_backward(zsf_model *m, const float *params, float *grads, float dloss)
+void zsf_model_backward(zsf_model *m, const void *params, float *grads, float dloss)
 {
     if (m->dt == ZSF_FP16)
         backward<__half>(m, params, grads, dloss);

@@ -128,15 +128,15 @@ void zsf_muon_hook(zsf_engine *e)
     cudaStream_t s = e->comm->compute;
     const size_t n = (size_t)e->world * e->part.len;
     float *full = e->grad_micro;   /* free after the reduction: every muon parameter's reduced gradient */
-    zsf_all_gather(e->comm, e->grad_part, e->xbuf, e->ag, e->n_ag);
-    ZSF_LAUNCH(scatter_kernel, n, s, full, e->xbuf, e->ag_map, n);
+    zsf_all_gather(e->comm, e->grad_part, e->xbuf, e->ag, e->n_ag, e->dt);   /* in the model dtype */
+    zsf_scatter(full, ZSF_FP32, e->xbuf, e->dt, e->ag_map, n, s);
     for (int k = 0; k < mu->plan.n; k++) {
         const zsf_param *p = &e->t.p[mu->plan.param[k]];
         muon_update(mu, full + p->offset, mu->momentum + mu->plan.buf_offset[k], (int)p->shape[0], (int)p->shape[1],
                     e->dt, e->cfg->optimizer.momentum, s);
     }
     const size_t P0 = e->part.group_len[0];   /* keep this rank's slice; the padding stays 0 */
-    ZSF_LAUNCH(gather_div_kernel, P0, s, e->grad_part, full, mu->own, P0, 1.0f, ZSF_FP32);
+    zsf_gather_div(e->grad32, ZSF_FP32, full, ZSF_FP32, mu->own, P0, 1.0f, s);   /* the fp32 copy the step reads */
 }
 
 /* The Adam group's lr: the scheduler applied to adam_lr (DeepSpeed's schedulers write each group's lr
@@ -153,9 +153,9 @@ static void group_step(zsf_engine *e, int muon_group, const zsf_muon_scalars *sc
 {
     cudaStream_t s = e->comm->compute;
     if (muon_group)
-        ZSF_LAUNCH(muon_group_kernel, n, s, e->master + off, e->grad_part + off, n, inv, *sc);
+        ZSF_LAUNCH(muon_group_kernel, n, s, e->master + off, e->grad32 + off, n, inv, *sc);
     else
-        ZSF_LAUNCH(aux_adam_kernel, n, s, e->master + off, e->grad_part + off, e->state[0] + off, e->state[1] + off, n,
+        ZSF_LAUNCH(aux_adam_kernel, n, s, e->master + off, e->grad32 + off, e->state[0] + off, e->state[1] + off, n,
                    inv, *sc);
 }
 

@@ -7,15 +7,20 @@
 #include "check.h"
 #include "cpu_optim.h"
 
-float *zsf_host_floats(int64_t *row, size_t n)
+void *zsf_host_bytes(int64_t *row, size_t bytes)
 {
     void *p = NULL;
-    CUDA_CHECK(cudaHostAlloc(&p, (n ? n : 1) * sizeof(float), cudaHostAllocDefault));   /* pinned: DMA-able */
-    *row += (int64_t)(n * sizeof(float));
-    return (float *)p;
+    CUDA_CHECK(cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault));   /* pinned: DMA-able */
+    *row += (int64_t)bytes;
+    return p;
 }
 
-void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, float *host_model, int threads,
+float *zsf_host_floats(int64_t *row, size_t n)
+{
+    return (float *)zsf_host_bytes(row, n * sizeof(float));
+}
+
+void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, void *host_model, int threads,
                       size_t chunk, zsf_host_memory *mem)
 {
     memset(o, 0, sizeof *o);
@@ -31,13 +36,14 @@ void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, flo
         o->state[k] = zsf_host_floats(&mem->optimizer, len);
         memset(o->state[k], 0, len * sizeof(float));
     }
-    if (host_model) {
-        o->model = host_model;
-    } else if (dt != ZSF_FP32) {
+    if (dt == ZSF_FP32) {   /* the cast is the value: no narrowing */
+        o->model = host_model ? (float *)host_model : o->master;   /* fp32: the master is the model's value */
+        o->up = o->model;
+    } else {                /* the CPU writes fl_M as floats, narrowed to 16 bits per chunk for the copy up */
         o->model = zsf_host_floats(&mem->working, len);
         o->model_owned = 1;
-    } else {
-        o->model = o->master;   /* fp32: the master is the model's value */
+        o->up = host_model ? host_model : zsf_host_bytes(&mem->working, len * zsf_dtype_size(dt));
+        o->up_owned = !host_model;
     }
     CUDA_CHECK(cudaStreamCreateWithFlags(&o->d2h, cudaStreamNonBlocking));
     CUDA_CHECK(cudaStreamCreateWithFlags(&o->h2d, cudaStreamNonBlocking));
@@ -70,6 +76,8 @@ void zsf_offload_free(zsf_offload *o)
         cudaFreeHost(o->state[k]);
     if (o->model_owned)
         cudaFreeHost(o->model);
+    if (o->up_owned)
+        cudaFreeHost(o->up);
     memset(o, 0, sizeof *o);
 }
 
@@ -79,9 +87,17 @@ void zsf_offload_upload_master(zsf_offload *o, const float *master_dev, cudaStre
     CUDA_CHECK(cudaStreamSynchronize(s));
     if (o->model != o->master)   /* the initial master holds model-dtype values already */
         memcpy(o->model, o->master, o->len * sizeof(float));
+    if (o->up != (void *)o->model)
+        zsf_narrow(o->up, o->model, o->len, o->dt);
 }
 
-void zsf_offload_load(zsf_offload *o, const float *master, const float *const *state, float *model_dev,
+/* Elements [off, off + n) of the model-dtype partition as they go up. */
+static void *up_at(const zsf_offload *o, size_t off)
+{
+    return (unsigned char *)o->up + off * zsf_dtype_size(o->dt);
+}
+
+void zsf_offload_load(zsf_offload *o, const float *master, const float *const *state, void *model_dev,
                       cudaStream_t s)
 {
     const size_t bytes = o->len * sizeof(float);
@@ -92,15 +108,17 @@ void zsf_offload_load(zsf_offload *o, const float *master, const float *const *s
     if (o->model != o->master)
         for (size_t i = 0; i < o->len; i++)
             o->model[i] = zsf_round(o->dt, master[i]);
+    if (o->up != (void *)o->model)
+        zsf_narrow(o->up, o->model, o->len, o->dt);
     if (model_dev)
-        CUDA_CHECK(cudaMemcpyAsync(model_dev, o->model, bytes, cudaMemcpyHostToDevice, s));
+        CUDA_CHECK(cudaMemcpyAsync(model_dev, o->up, o->len * zsf_dtype_size(o->dt), cudaMemcpyHostToDevice, s));
     CUDA_CHECK(cudaStreamSynchronize(s));   /* the host buffers may be freed once we return */
 }
 
-void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, const float *grad_dev, float *model_dev,
+void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, const float *grad_dev, void *model_dev,
                       cudaStream_t s)
 {
-    const size_t F = sizeof(float);
+    const size_t F = sizeof(float), E = zsf_dtype_size(o->dt);
     CUDA_CHECK(cudaEventSynchronize(o->done));   /* the last step's copies no longer read o->model */
     CUDA_CHECK(cudaEventRecord(o->start, s));    /* the gradient is complete; model_dev is free */
     CUDA_CHECK(cudaStreamWaitEvent(o->d2h, o->start, 0));
@@ -119,8 +137,11 @@ void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, co
         if (zsf_cpu_optim_step(sc, inv, o->master + off, o->grad + off, state, n,
                                o->model == o->master ? NULL : o->model + off, o->dt, o->threads))
             zsf_die(__FILE__, __LINE__, "zsf_cpu_optim_step", "the optimizer rule has no CPU step");
+        if (o->up != (void *)o->model)
+            zsf_narrow(up_at(o, off), o->model + off, n, o->dt);
         if (model_dev)
-            CUDA_CHECK(cudaMemcpyAsync(model_dev + off, o->model + off, n * F, cudaMemcpyHostToDevice, o->h2d));
+            CUDA_CHECK(cudaMemcpyAsync((unsigned char *)model_dev + off * E, up_at(o, off), n * E,
+                                       cudaMemcpyHostToDevice, o->h2d));
     }
     CUDA_CHECK(cudaEventRecord(o->done, o->h2d));
     CUDA_CHECK(cudaStreamWaitEvent(s, o->done, 0));

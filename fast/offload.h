@@ -34,8 +34,9 @@ typedef struct zsf_host_memory {
     int64_t params, grads, optimizer, working;
 } zsf_host_memory;
 
-/* n floats of pinned host memory (cudaHostAlloc: DMA-able, DeepSpeed's pin_memory default), their
- * bytes added to *row; free with cudaFreeHost. */
+/* Pinned host memory (cudaHostAlloc: DMA-able, DeepSpeed's pin_memory default), its bytes added to
+ * *row; free with cudaFreeHost. */
+void *zsf_host_bytes(int64_t *row, size_t bytes);
 float *zsf_host_floats(int64_t *row, size_t n);
 
 typedef struct zsf_offload {
@@ -45,18 +46,20 @@ typedef struct zsf_offload {
     float *grad;                      /* pinned: the reduced gradient partition (DeepSpeed's CPU .grad) */
     float *master;                    /* pinned: the fp32 master partition */
     float *state[ZSF_OPTIM_N_STATE];  /* pinned: optimizer state */
-    float *model;                     /* pinned: the master cast to the model dtype (= master in fp32
-                                         unless the caller holds its own host copy, offload_param) */
-    int model_owned;
+    float *model;                     /* pinned: the master cast to the model dtype, as floats (= master
+                                         in fp32 unless the caller holds its own host copy, offload_param) */
+    void *up;                         /* pinned: what goes up, the model dtype's storage (fp32: = model;
+                                         fp16/bf16: model narrowed to 16 bits, or offload_param's shard) */
+    int model_owned, up_owned;
     cudaStream_t d2h, h2d;
     cudaEvent_t *landed;              /* per chunk: its gradient is on the host */
     cudaEvent_t start, done;
 } zsf_offload;
 
 /* len elements, n_state state tensors, model dtype dt. host_model: where the model-dtype partition
- * should land on the host (offload_param's pinned shard, len floats), or NULL. threads: CPU threads
+ * should land on the host (offload_param's pinned shard, len elements of dt's storage), or NULL. threads: CPU threads
  * (0: all). chunk: elements per pipeline chunk (0: ZSF_OFFLOAD_CHUNK). Adds its bytes to *mem. */
-void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, float *host_model, int threads,
+void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, void *host_model, int threads,
                       size_t chunk, zsf_host_memory *mem);
 void zsf_offload_free(zsf_offload *o);
 
@@ -64,15 +67,16 @@ void zsf_offload_free(zsf_offload *o);
 void zsf_offload_upload_master(zsf_offload *o, const float *master_dev, cudaStream_t s);
 
 /* A checkpoint's master and state (host, len floats each) replace the host state; the model-dtype
- * partition is formed from the master as a step forms it (o->model) and, when model_dev is not NULL,
- * copied to model_dev, ordered on stream s. */
-void zsf_offload_load(zsf_offload *o, const float *master, const float *const *state, float *model_dev,
+ * partition is formed from the master as a step forms it (o->model, o->up) and, when model_dev is not
+ * NULL (len elements of dt's storage), copied to model_dev, ordered on stream s. */
+void zsf_offload_load(zsf_offload *o, const float *master, const float *const *state, void *model_dev,
                       cudaStream_t s);
 
 /* One step: grad_dev (len floats on the device, ready in stream s) to the host chunk by chunk, each
  * chunk stepped on the CPU with sc and inv (g = grad * inv), its model-dtype values written to
- * o->model and, when model_dev is not NULL, copied to model_dev. Stream s waits for the copies. */
-void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, const float *grad_dev, float *model_dev,
+ * o->model, stored in dt (o->up) and, when model_dev is not NULL, copied to model_dev (dt's
+ * storage). Stream s waits for the copies. */
+void zsf_offload_step(zsf_offload *o, const zsf_optim_scalars *sc, float inv, const float *grad_dev, void *model_dev,
                       cudaStream_t s);
 
 #ifdef __cplusplus

@@ -160,7 +160,7 @@ static void update(zsf_engine *e, const ob_scalars *c, float *acc)
 static void moments(zsf_engine *e, const ob_scalars *c, float inv, int with_v)
 {
     const size_t n = e->t.numel;
-    ZSF_LAUNCH(ob_moments_kernel, n, e->comm->compute, e->state[0], with_v ? e->state[1] : NULL, e->grad_part, inv,
+    ZSF_LAUNCH(ob_moments_kernel, n, e->comm->compute, e->state[0], with_v ? e->state[1] : NULL, e->grad32, inv,
                n, c->b1, c->omb1, c->b2, c->omb2);
 }
 
@@ -192,7 +192,7 @@ static void zero_one_adam(zsf_onebit *ob, zsf_engine *e, const zsf_onebit_plan *
     case ZSF_OB_COMPRESSED:   /* the momentum takes the compressed average of the local gradients */
         for (int t = 0; e->world > 1 && t < ob->T; t++) {
             const size_t off = ob->bounds[t], len = ob->bounds[t + 1] - off;
-            compress_tensor(ob, e, t, e->grad_part, inv, NULL);
+            compress_tensor(ob, e, t, e->grad32, inv, NULL);
             ZSF_LAUNCH(ob_moments_kernel, len, s, m + off, (float *)NULL, ob->scratch, 1.0f, len, c->b1, c->omb1,
                        c->b2, c->omb2);
         }
@@ -309,7 +309,7 @@ static void lamb_compressed(zsf_onebit *ob, zsf_engine *e, const ob_scalars *c, 
     }
     up(ob, e, SC, 2);
     CUDA_CHECK(cudaMemcpyAsync(ob->m_prev, e->state[0], ob->numel * sizeof(float), cudaMemcpyDeviceToDevice, s));
-    ob_lamb_momentum_kernel<<<ob->T, ZSF_OB_THREADS, 0, s>>>(e->state[0], e->grad_part, inv, ob->dev_bounds,
+    ob_lamb_momentum_kernel<<<ob->T, ZSF_OB_THREADS, 0, s>>>(e->state[0], e->grad32, inv, ob->dev_bounds,
                                                              slot(ob, d, SC), c->b1, c->omb1);
     CUDA_CHECK_LAUNCH();
     if (e->world > 1)

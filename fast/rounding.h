@@ -1,11 +1,12 @@
 /* Round-to-nearest-even into fp16 / bf16 and back (docs/spec/precision.md §2), for host code and
  * CUDA kernels alike: one definition, so the host tests check exactly what the device runs.
- * Model-dtype values live in float containers; zsf_round(dt, x) = widen(narrow(x)) is the spec's
- * fl_M(x). Subnormals are kept, overflow goes to ±Inf by rule 1, NaN stays a NaN with its sign and
+ * zsf_round(dt, x) = widen(narrow(x)) is the spec's fl_M(x) held in a float; model-dtype buffers
+ * store the 16-bit bits (zsf_narrow / zsf_widen). Subnormals are kept, overflow goes to ±Inf by rule 1, NaN stays a NaN with its sign and
  * top payload bits (fp16: 0x7E00 | sign | mantissa >> 13; bf16: bits >> 16 | 0x0040). */
 #ifndef ZS_FAST_ROUNDING_H
 #define ZS_FAST_ROUNDING_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -87,6 +88,35 @@ ZSF_HD static inline float zsf_round(zsf_dtype dt, float x)
     if (dt == ZSF_BF16)
         return zsf_bf16_to_f32(zsf_f32_to_bf16(x));
     return x;
+}
+
+/* Bytes of one element of a model-dtype buffer: the parameters, gradients and exchange buffers of
+ * fp16/bf16 runs are stored in 16 bits (the bits of rounding.h's conversions), fp32 runs in floats. */
+ZSF_HD static inline size_t zsf_dtype_size(zsf_dtype dt)
+{
+    return dt == ZSF_FP32 ? sizeof(float) : sizeof(uint16_t);
+}
+
+/* out[i] = fl_M(in[i]) stored in dt's element size (fp32: a copy). */
+static inline void zsf_narrow(void *out, const float *in, size_t n, zsf_dtype dt)
+{
+    uint16_t *o = (uint16_t *)out;
+    if (dt == ZSF_FP32)
+        memcpy(out, in, n * sizeof(float));
+    else
+        for (size_t i = 0; i < n; i++)
+            o[i] = dt == ZSF_FP16 ? zsf_f32_to_f16(in[i]) : zsf_f32_to_bf16(in[i]);
+}
+
+/* out[i] = the value of element i of a dt-stored buffer, as a float (exact). */
+static inline void zsf_widen(float *out, const void *in, size_t n, zsf_dtype dt)
+{
+    const uint16_t *x = (const uint16_t *)in;
+    if (dt == ZSF_FP32)
+        memcpy(out, in, n * sizeof(float));
+    else
+        for (size_t i = 0; i < n; i++)
+            out[i] = dt == ZSF_FP16 ? zsf_f16_to_f32(x[i]) : zsf_bf16_to_f32(x[i]);
 }
 
 #ifdef __cplusplus

@@ -39,7 +39,7 @@ static int64_t *unit_plans(zsf_stage3 *z, int64_t bucket_elems, zsf_bucket ***pl
 }
 
 int zsf_stage3_init(zsf_stage3 *z, const zsf_params *t, const zsf_partition *p, zsf_comm *c, zsf_dtype dt,
-                    int64_t ag_bucket_elems, int64_t rs_bucket_elems, const float *shard, const float *host_shard,
+                    int64_t ag_bucket_elems, int64_t rs_bucket_elems, const void *shard, const void *host_shard,
                     int64_t *working, zs_error *err)
 {
     memset(z, 0, sizeof *z);
@@ -50,18 +50,18 @@ int zsf_stage3_init(zsf_stage3 *z, const zsf_params *t, const zsf_partition *p, 
         return -1;
     z->ag_map = unit_plans(z, ag_bucket_elems, &z->ag, &z->n_ag, working);
     z->rs_map = unit_plans(z, rs_bucket_elems, &z->rs, &z->n_rs, working);
-    const size_t F = sizeof(float);
+    const size_t E = zsf_dtype_size(dt);   /* model-dtype storage */
     const int64_t before = *working;
     for (int s = 0; s < 2; s++) {
-        z->slot[s] = (float *)dalloc(working, z->plan.max_numel * F);
+        z->slot[s] = dalloc(working, z->plan.max_numel * E);
         z->slot_unit[s] = -1;
         CUDA_CHECK(cudaEventCreateWithFlags(&z->fetched[s], cudaEventDisableTiming));
     }
-    z->xbuf = (float *)dalloc(working, (size_t)c->world * z->plan.max_shard * F);
+    z->xbuf = dalloc(working, (size_t)c->world * z->plan.max_shard * E);
     z->shard = shard;
     z->host_shard = host_shard;
     if (host_shard)
-        z->staging = (float *)dalloc(working, z->plan.max_shard * F);
+        z->staging = dalloc(working, z->plan.max_shard * E);
     z->pool_bytes = *working - before;
     CUDA_CHECK(cudaEventCreateWithFlags(&z->ready, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&z->done, cudaEventDisableTiming));
@@ -110,14 +110,14 @@ static void fetch_unit(zsf_stage3 *z, int u, int s)
     const zsf_unit *x = &z->plan.u[u];
     const size_t n = (size_t)z->comm->world * x->shard_len;
     comm_after_compute(z);
-    const float *src = z->shard + x->shard_offset;
+    const void *src = z->shard ? zsf_elem(z->shard, z->dt, x->shard_offset) : NULL;
     if (z->host_shard) {
-        CUDA_CHECK(cudaMemcpyAsync(z->staging, z->host_shard + x->shard_offset, x->shard_len * sizeof(float),
-                                   cudaMemcpyHostToDevice, cs));
+        CUDA_CHECK(cudaMemcpyAsync(z->staging, zsf_elem(z->host_shard, z->dt, x->shard_offset),
+                                   x->shard_len * zsf_dtype_size(z->dt), cudaMemcpyHostToDevice, cs));
         src = z->staging;
     }
-    zsf_all_gather_on(z->comm, cs, src, z->xbuf, z->ag[u], z->n_ag[u]);
-    ZSF_LAUNCH(scatter_kernel, n, cs, z->slot[s], z->xbuf, z->ag_map + (size_t)z->comm->world * x->shard_offset, n);
+    zsf_all_gather_on(z->comm, cs, src, z->xbuf, z->ag[u], z->n_ag[u], z->dt);
+    zsf_scatter(z->slot[s], z->dt, z->xbuf, z->dt, z->ag_map + (size_t)z->comm->world * x->shard_offset, n, cs);
     CUDA_CHECK(cudaEventRecord(z->fetched[s], cs));
     z->slot_unit[s] = u;
 }
@@ -129,7 +129,7 @@ static int slot_of(const zsf_stage3 *z, int u)
 
 /* model.h fetch: the unit from its slot (gathered now if it is not there), and the next unit of the
  * use order gathered into the other slot while this one computes. */
-static const float *hook_fetch(void *ctx, int u)
+static const void *hook_fetch(void *ctx, int u)
 {
     zsf_stage3 *z = (zsf_stage3 *)ctx;
     if (z->use >= z->plan.n_uses || z->plan.uses[z->use] != u)
@@ -155,8 +155,9 @@ static void hook_release(void *ctx, int u)
     (void)u;
 }
 
-/* model.h grads_done: the unit's gradient, t / W in the model dtype (docs/spec.md §10), reduce-scattered
- * into its range of the partition on the comm stream, summed in the model dtype (comm.h). */
+/* model.h grads_done: the unit's gradient, t / W stored in the model dtype (docs/spec.md §10),
+ * reduce-scattered into its range of the partition on the comm stream, summed in the model dtype
+ * (comm.h). */
 static void hook_grads_done(void *ctx, int u)
 {
     zsf_stage3 *z = (zsf_stage3 *)ctx;
@@ -164,10 +165,9 @@ static void hook_grads_done(void *ctx, int u)
     const zsf_unit *x = &z->plan.u[u];
     const size_t W = (size_t)z->comm->world, n = W * x->shard_len;
     comm_after_compute(z);
-    ZSF_LAUNCH(gather_div_kernel, n, cs, z->xbuf, z->grads + x->offset, z->rs_map + W * x->shard_offset, n,
-               (float)W, z->dt);
-    zsf_reduce_scatter_sum_on(z->comm, cs, z->xbuf, z->dest + x->shard_offset, z->rs[u], z->n_rs[u], z->dt);
-    round_inplace(z->dest + x->shard_offset, x->shard_len, z->dt, cs);
+    zsf_gather_div(z->xbuf, z->dt, z->grads + x->offset, ZSF_FP32, z->rs_map + W * x->shard_offset, n, (float)W, cs);
+    zsf_reduce_scatter_sum_on(z->comm, cs, z->xbuf, zsf_elem(z->dest, z->dt, x->shard_offset), z->rs[u], z->n_rs[u],
+                              z->dt);
 }
 
 zsf_model_hooks zsf_stage3_hooks(zsf_stage3 *z)
@@ -176,7 +176,7 @@ zsf_model_hooks zsf_stage3_hooks(zsf_stage3 *z)
     return h;
 }
 
-void zsf_stage3_begin(zsf_stage3 *z, const float *grads, float *dest)
+void zsf_stage3_begin(zsf_stage3 *z, const float *grads, void *dest)
 {
     z->use = 0;
     z->slot_unit[0] = z->slot_unit[1] = -1;   /* the shard may have changed since the last pass */

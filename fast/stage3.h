@@ -33,33 +33,36 @@ typedef struct zsf_stage3 {
     zsf_bucket **ag, **rs;           /* per unit: bucket plans of [0, shard_len) */
     int *n_ag, *n_rs;
     int64_t *ag_map, *rs_map;        /* device, W*len each: unit u's map at W*shard_offset */
-    float *slot[2];                  /* the live-unit pool: max_numel floats each */
+    void *slot[2];                   /* the live-unit pool: max_numel model-dtype elements each */
     int slot_unit[2];                /* unit held, or -1 */
     int cur;                         /* slot of the unit in use */
-    float *xbuf;                     /* W*max_shard floats, used on the comm stream only */
-    const float *shard;              /* the rank's shard on the device, or NULL ... */
-    const float *host_shard;         /* ... on the host (offload_param), copied up per unit into: */
-    float *staging;                  /* max_shard floats */
+    void *xbuf;                      /* W*max_shard elements, used on the comm stream only */
+    const void *shard;               /* the rank's shard on the device, or NULL ... */
+    const void *host_shard;          /* ... on the host (offload_param), copied up per unit into: */
+    void *staging;                   /* max_shard elements */
     int64_t pool_bytes;              /* slots + exchange buffer + staging (working memory) */
     cudaEvent_t ready, done, fetched[2];
     int use;                         /* position in plan.uses */
-    const float *grads;              /* this micro-step's gradient (numel) ... */
-    float *dest;                     /* ... reduced into this partition (len) */
+    const float *grads;              /* this micro-step's gradient (numel, fp32 scratch) ... */
+    void *dest;                      /* ... reduced into this partition (len, model dtype) */
 } zsf_stage3;
 
-/* The shard is read from `shard` (device) or, when host_shard is not NULL, from pinned host memory.
+/* The shard (len model-dtype elements, as the pool slots, the exchange buffer and the reduced
+ * partition: 16 bits for fp16/bf16) is read from `shard` (device) or, when host_shard is not NULL,
+ * from pinned host memory.
  * Bytes it cudaMallocs are added to *working. Returns 0, or -1 with the message in err. */
 int zsf_stage3_init(zsf_stage3 *z, const zsf_params *t, const zsf_partition *p, zsf_comm *c, zsf_dtype dt,
-                    int64_t ag_bucket_elems, int64_t rs_bucket_elems, const float *shard, const float *host_shard,
+                    int64_t ag_bucket_elems, int64_t rs_bucket_elems, const void *shard, const void *host_shard,
                     int64_t *working, zs_error *err);
 void zsf_stage3_free(zsf_stage3 *z);
 
 /* The model hooks that drive the pipeline (ctx = z). */
 zsf_model_hooks zsf_stage3_hooks(zsf_stage3 *z);
 
-/* Before a micro-step's forward pass: its gradient will be read from grads (numel) and each unit's
- * reduce-scattered share written to dest (len): (t / W, summed over ranks, in the model dtype). */
-void zsf_stage3_begin(zsf_stage3 *z, const float *grads, float *dest);
+/* Before a micro-step's forward pass: its gradient will be read from grads (numel fp32, each unit's
+ * slice rounded to the model dtype by the model) and each unit's reduce-scattered share written to
+ * dest (len, model dtype): (t / W, summed over ranks, in the model dtype). */
+void zsf_stage3_begin(zsf_stage3 *z, const float *grads, void *dest);
 /* After its backward pass: the compute stream waits for the last reduce-scatter. */
 void zsf_stage3_end(zsf_stage3 *z);
 

@@ -86,15 +86,16 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     T *dpreatt = dev_buf<T>(nA, key++, -1, 1, s);
     T *dlogits16 = dev_buf<T>(f32 ? 0 : (size_t)BT * logits_ld<T>(V), key++, -1e-4f, 1e-4f, s);
     T *wteT = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wT = dev_buf<T>((size_t)C * 4 * C, key++, -0.02f, 0.02f, s);
-    /* fp32 buffers: statistics, logits, scratch, parameters and their gradients */
+    /* fp32 buffers: statistics, logits, scratch and the parameter gradients (wte, wpe, lnw, bias: the
+     * model dtype, as model.cu reads its parameters) */
     float *mean = dev_buf<float>(BT, key++, -0.1f, 0.1f, s), *rstd = dev_buf<float>(BT, key++, 0.5f, 2, s);
     float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s), *datt = dev_buf<float>(nA, key++, -1, 1, s);
     float *probs = dev_buf<float>((size_t)BT * logits_ld<T>(V), key++, -4, 4, s);
     float *losses = dev_buf<float>(BT, key++, 0, 1, s), *loss = dev_buf<float>(1, key++, 0, 1, s);
-    float *wte = dev_buf<float>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<float>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
+    T *wte = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<T>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
     float *dwte = dev_buf<float>((size_t)V * C, key++, -1, 1, s), *dwpe = dev_buf<float>((size_t)T_ * C, key++, -1, 1, s);
     float *dw = dev_buf<float>((size_t)C * 4 * C, key++, -1, 1, s);
-    float *lnw = dev_buf<float>(C, key++, 0.5f, 1.5f, s), *bias = dev_buf<float>(4 * C, key++, -0.1f, 0.1f, s);
+    T *lnw = dev_buf<T>(C, key++, 0.5f, 1.5f, s), *bias = dev_buf<T>(4 * C, key++, -0.1f, 0.1f, s);
     float *dlnw = dev_buf<float>(C, key++, -1, 1, s), *dbias = dev_buf<float>(4 * C, key++, -1, 1, s);
     float *part = dev_buf<float>(32 * 4 * C, key++, -1, 1, s);
     T *dlogits = f32 ? (T *)probs : dlogits16;   /* model.cu: fp32 writes dlogits over probs */
@@ -116,17 +117,6 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     printf("zs-fast ops (%s) at B=%d T=%d C=%d NH=%d V=%d (count = runs per step, %d layers):\n",
            f32 ? "fp32" : zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16", B, T_, C, NH, V, L);
     /* forward */
-    size_t np = 0;   /* the parameters: the weights cast at the start of a 16-bit forward pass */
-    if (!f32 && zsfb_param_count(d, &np) == 0) {
-        T *wcast = NULL;
-        float *pf = NULL;
-        CUDA_CHECK(cudaMalloc((void **)&wcast, np * sizeof(T)));
-        CUDA_CHECK(cudaMalloc((void **)&pf, np * sizeof(float)));
-        zsfb_fill(pf, np, key++, -0.02f, 0.02f, s);
-        ot.add("weights cast", "fwd", 1, 0, [&] { ZSF_LAUNCH(store_f32_kernel<T>, np, s, wcast, pf, np); });
-        CUDA_CHECK(cudaFree(wcast));
-        CUDA_CHECK(cudaFree(pf));
-    }
     ot.add("encoder_forward", "fwd", 1, 0, [&] { encoder_forward(x, inp, wte, wpe, B, T_, C, s); });
     ot.add("layernorm_forward", "fwd", 2 * L + 1, 0,
            [&] { layernorm_forward(ln, mean, rstd, (const T *)x, lnw, bias, BT, C, s); });

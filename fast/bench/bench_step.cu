@@ -83,7 +83,7 @@ int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget
     double bwd = zsfb_time([&] { zsf_model_backward(e.model, e.params, e.grad_micro, 1.0f); }, 0, n_split, s, ms);
     cJSON_AddNumberToObject(split, "backward_ms", bwd);
     int64_t t = 100;
-    double opt = zsfb_time([&] { zsf_fused_adam(&e.cfg->optimizer, t++, 6e-4, 1.0f, e.master, e.grad_part, e.state[0],
+    double opt = zsfb_time([&] { zsf_fused_adam(&e.cfg->optimizer, t++, 6e-4, 1.0f, e.master, e.grad32, e.state[0],
                                                 e.state[1], e.part.len, s); },
                            1, 5, s, ms);
     cJSON_AddNumberToObject(split, "optimizer_ms", opt);

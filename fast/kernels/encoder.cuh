@@ -1,5 +1,5 @@
 /* Token + position embedding. out[B,T,C] = fl_M(wte[inp[b,t]] + wpe[t]), stored as S (common.cuh);
- * wte, wpe and their gradients are fp32 buffers.
+ * wte, wpe in the model dtype (S), their gradients fp32 buffers.
  * Backward: dwte[v] += sum over positions with inp == v of dout (added to the LM head's gradient
  * already in dwte, positions in (b, t) order); dwpe[t] = sum over b of dout[b, t] (b in order). */
 #ifndef ZS_FAST_KERNELS_ENCODER_CUH
@@ -8,14 +8,14 @@
 #include "common.cuh"
 
 template <class S>
-__global__ static void encoder_forward_kernel(S *out, const int *inp, const float *wte, const float *wpe, int B,
+__global__ static void encoder_forward_kernel(S *out, const int *inp, const S *wte, const S *wpe, int B,
                                               int T, int C)
 {
     size_t i = zsf_tid();   /* over B*T*C */
     if (i >= (size_t)B * T * C)
         return;
     size_t bt = i / C, c = i % C, t = bt % T;
-    out[i] = st<S>(wte[(size_t)inp[bt] * C + c] + wpe[t * C + c]);
+    out[i] = st<S>(ld(wte[(size_t)inp[bt] * C + c]) + ld(wpe[t * C + c]));
 }
 
 /* One block per position: the block of the first position holding token v owns row v of dwte and
@@ -69,7 +69,7 @@ __global__ static void encoder_backward_wpe_kernel(float *dwpe, const S *dout, i
 }
 
 template <class S>
-static void encoder_forward(S *out, const int *inp, const float *wte, const float *wpe, int B, int T, int C,
+static void encoder_forward(S *out, const int *inp, const S *wte, const S *wpe, int B, int T, int C,
                             cudaStream_t s)
 {
     ZSF_LAUNCH(encoder_forward_kernel<S>, (size_t)B * T * C, s, out, inp, wte, wpe, B, T, C);

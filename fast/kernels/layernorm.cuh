@@ -1,6 +1,6 @@
 /* LayerNorm over C: out = ((x - mean) * rstd) * weight + bias, rstd = 1 / sqrt(var + 1e-5), var biased.
  * inp, out: [BT, C] stored as T (common.cuh); mean, rstd: [BT] fp32 (kept for the backward pass);
- * weight, bias and the parameter gradients fp32 buffers. One warp per row: each lane folds
+ * weight, bias in the model dtype (T, read widened), the parameter gradients fp32 buffers. One warp per row: each lane folds
  * its channels c = lane, lane + 32, ... in order, then a fixed butterfly (common.cuh); the variance
  * stays two-pass as the spec says. */
 #ifndef ZS_FAST_KERNELS_LAYERNORM_CUH
@@ -9,8 +9,8 @@
 #include "common.cuh"
 
 template <class T>
-__global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd, const T *inp, const float *weight,
-                                                const float *bias, int BT, int C)
+__global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd, const T *inp, const T *weight,
+                                                const T *bias, int BT, int C)
 {
     size_t bt = zsf_warp_row();
     int lane = threadIdx.x % 32;
@@ -30,7 +30,7 @@ __global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd
     float s = 1.0f / sqrtf(v + 1e-5f);
     T *o = out + bt * C;
     for (int c = lane; c < C; c += 32)
-        o[c] = st<T>(((ld(x[c]) - m) * s) * weight[c] + bias[c]);
+        o[c] = st<T>(((ld(x[c]) - m) * s) * ld(weight[c]) + ld(bias[c]));
     if (lane == 0) {
         mean[bt] = m;
         rstd[bt] = s;
@@ -42,7 +42,7 @@ __global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd
  * One warp per row. */
 template <class T>
 __global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, const T *__restrict__ dout,
-                                                      const T *__restrict__ inp, const float *__restrict__ weight,
+                                                      const T *__restrict__ inp, const T *__restrict__ weight,
                                                       const float *__restrict__ mean, const float *__restrict__ rstd,
                                                       int BT, int C)
 {
@@ -57,7 +57,7 @@ __global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, cons
 #pragma unroll 4
     for (int c = lane; c < C; c += 32) {
         float norm = (ld(x[c]) - m) * s;
-        float dnorm = weight[c] * ld(d[c]);
+        float dnorm = ld(weight[c]) * ld(d[c]);
         dnorm_mean = dnorm_mean + dnorm;
         dnorm_norm_mean = dnorm_norm_mean + dnorm * norm;
     }
@@ -66,7 +66,7 @@ __global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, cons
 #pragma unroll 4
     for (int c = lane; c < C; c += 32) {
         float norm = (ld(x[c]) - m) * s;
-        float dnorm = weight[c] * ld(d[c]);
+        float dnorm = ld(weight[c]) * ld(d[c]);
         dx[c] = st<T>(ld(dx[c]) + ((dnorm - dnorm_mean) - norm * dnorm_norm_mean) * s);
     }
 }
@@ -115,7 +115,7 @@ __global__ static void layernorm_backward_params_kernel(float *__restrict__ part
 }
 
 template <class T>
-static void layernorm_forward(T *out, float *mean, float *rstd, const T *inp, const float *weight, const float *bias,
+static void layernorm_forward(T *out, float *mean, float *rstd, const T *inp, const T *weight, const T *bias,
                               int BT, int C, cudaStream_t s)
 {
     ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C);
@@ -141,7 +141,7 @@ static void layernorm_backward_params(float *dweight, float *dbias, float *part,
 /* Adds the input gradient into dinp (the residual stream's gradient, rounded) and writes dweight, dbias. */
 template <class T>
 static void layernorm_backward(T *dinp, float *dweight, float *dbias, float *part, const T *dout, const T *inp,
-                               const float *weight, const float *mean, const float *rstd, int BT, int C,
+                               const T *weight, const float *mean, const float *rstd, int BT, int C,
                                cudaStream_t s)
 {
     ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);

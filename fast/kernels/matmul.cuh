@@ -1,7 +1,7 @@
 /* Linear layers with cuBLAS, Hugging Face Conv1D layout.
  *   out[BT,OC] = inp[BT,C] @ weight[C,OC] + bias[OC]
  * Row-major X[r,c] is column-major X^T, so each product below is written as its transpose.
- * Inputs are of the activation storage type T (common.cuh); every GEMM computes and writes fp32
+ * Inputs, weights and biases are of the model's storage type T (common.cuh); every GEMM computes and writes fp32
  * (CUBLAS_COMPUTE_32F): in fp32 on the model's pedantic handle (no TF32), in fp16/bf16 on tensor
  * cores, into an fp32 scratch that the kernels below round once (docs/spec/model.md). The bias is
  * added after the product, as the reference does (acc + bias). Backward GEMMs write (beta = 0): every
@@ -24,22 +24,22 @@ static void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, i
 
 /* out = fl_M(acc + bias) (fp32: out and acc are one buffer). */
 template <class T>
-__global__ static void add_bias_kernel(T *out, const float *acc, const float *bias, size_t n, int OC)
+__global__ static void add_bias_kernel(T *out, const float *acc, const T *bias, size_t n, int OC)
 {
     size_t i = zsf_tid();
     if (i < n)
-        out[i] = st<T>(acc[i] + bias[i % OC]);
+        out[i] = st<T>(acc[i] + ld(bias[i % OC]));
 }
 
 /* out = residual + (acc + bias): the layer's output added to the residual stream; in fp16/bf16 the
  * projection output and the sum are both rounding points. */
 template <class T>
-__global__ static void add_bias_residual_kernel(T *out, const T *residual, const float *acc, const float *bias,
+__global__ static void add_bias_residual_kernel(T *out, const T *residual, const float *acc, const T *bias,
                                                 size_t n, int OC)
 {
     size_t i = zsf_tid();
     if (i < n)
-        out[i] = st<T>(ld(residual[i]) + rnd<T>(acc[i] + bias[i % OC]));
+        out[i] = st<T>(ld(residual[i]) + rnd<T>(acc[i] + ld(bias[i % OC])));
 }
 
 /* dbias[o] = sum over bt of dout[bt, o], in two fixed levels (deterministic, an fp32 sum reassociated as
@@ -93,7 +93,7 @@ static void matmul_forward_nobias(cublasHandle_t h, float *out, const T *inp, co
 
 /* out = fl_M(inp @ weight + bias); acc: [BT,OC] fp32 scratch (unused in fp32). */
 template <class T>
-static void matmul_forward(cublasHandle_t h, T *out, float *acc, const T *inp, const T *weight, const float *bias,
+static void matmul_forward(cublasHandle_t h, T *out, float *acc, const T *inp, const T *weight, const T *bias,
                            int BT, int C, int OC, cudaStream_t s)
 {
     float *o32 = f32_view(out, acc);
@@ -104,7 +104,7 @@ static void matmul_forward(cublasHandle_t h, T *out, float *acc, const T *inp, c
 /* out = residual + inp @ weight + bias; acc is [BT,OC] fp32 scratch. */
 template <class T>
 static void matmul_forward_residual(cublasHandle_t h, T *out, const T *residual, float *acc, const T *inp,
-                                    const T *weight, const float *bias, int BT, int C, int OC, cudaStream_t s)
+                                    const T *weight, const T *bias, int BT, int C, int OC, cudaStream_t s)
 {
     matmul_forward_nobias(h, acc, inp, weight, BT, C, OC);
     ZSF_LAUNCH(add_bias_residual_kernel<T>, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC);

@@ -95,6 +95,36 @@ static void test_sweep_against_oracle(void **state)
 #endif
 }
 
+/* Model-dtype storage: 2 bytes per fp16/bf16 element, 4 per fp32; narrow stores fl_M's bits, widen
+ * reads them back exactly, fp32 is a copy (bit for bit, NaN payloads included). */
+static void test_storage_narrow_widen(void **state)
+{
+    (void)state;
+    assert_int_equal(zsf_dtype_size(ZSF_FP32), 4);
+    assert_int_equal(zsf_dtype_size(ZSF_FP16), 2);
+    assert_int_equal(zsf_dtype_size(ZSF_BF16), 2);
+    const float in[] = {1.0f, 1.0f + 0x1p-11f, -65520.0f, 0x1p-25f, 3.14159265f, -0.0f, 1e30f,
+                        zsf_bits_f32(0x7FC00001u)};
+    const size_t n = sizeof in / sizeof in[0];
+    const zsf_dtype dts[] = {ZSF_FP32, ZSF_FP16, ZSF_BF16};
+    for (int d = 0; d < 3; d++) {
+        uint32_t stored[8];   /* large enough for fp32 */
+        float back[8];
+        memset(stored, 0xAB, sizeof stored);
+        zsf_narrow(stored, in, n, dts[d]);
+        zsf_widen(back, stored, n, dts[d]);
+        for (size_t i = 0; i < n; i++) {
+            const float want = zsf_round(dts[d], in[i]);
+            assert_int_equal(zsf_f32_bits(back[i]), zsf_f32_bits(want));
+        }
+        if (dts[d] != ZSF_FP32) {   /* 16 bits per element, nothing written past n */
+            const uint16_t *h = (const uint16_t *)stored;
+            assert_int_equal(h[1], dts[d] == ZSF_FP16 ? zsf_f32_to_f16(in[1]) : zsf_f32_to_bf16(in[1]));
+            assert_int_equal(h[n], 0xABABu);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_f16_ties_overflow_subnormals),
         cmocka_unit_test(test_bf16_ties_overflow),
         cmocka_unit_test(test_sweep_against_oracle),
+        cmocka_unit_test(test_storage_narrow_widen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
