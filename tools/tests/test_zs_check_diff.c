@@ -137,6 +137,41 @@ static void missing_tensor_fails_extra_tensor_warns(void **state)
     zs_diff_result_free(&r);
 }
 
+/* Extra tensors are listed on one warning line of their own, whatever order they sort into among the
+ * failing tensors (the report once started the line at the first extra and ended it at the last, with
+ * the failing tensors' lines in between). */
+static void extra_tensors_warn_on_one_whole_line(void **state)
+{
+    (void)state;
+    test_trace e = tt_default(), g = e;
+    g.master[3] = e.master[3] + 1.0f;   /* a failing tensor ... */
+    g.extra = "step1/param/zz_bonus";   /* sorts after the master */
+    zs_diff_result r = tt_diff(&g, &e, -1);
+    zs_tensor_result *early = (zs_tensor_result *)tt_find(&r, "step1/loss");
+    early->status = ZS_T_EXTRA;          /* ... between two extras in report order */
+    r.n_extra = 2;
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    zs_report_options o = {10, 0};
+    zs_report_diff(out, &r, &o);
+    long len = ftell(out);
+    char *text = calloc((size_t)len + 1, 1);
+    assert_non_null(text);
+    rewind(out);
+    assert_int_equal(fread(text, 1, (size_t)len, out), (size_t)len);
+    fclose(out);
+    const char *warn = strstr(text, "  warn 2 extra tensor(s)");
+    assert_non_null(warn);
+    const char *eol = strchr(warn, '\n');
+    assert_non_null(eol);
+    const char *bonus = strstr(warn, "step1/param/zz_bonus"), *loss = strstr(warn, "step1/loss");
+    if (!bonus || !loss || bonus > eol || loss > eol)
+        fail_msg("the warning line is not whole:\n%s", text);
+    assert_non_null(strstr(text, "FAIL step1/rank0/master"));
+    free(text);
+    zs_diff_result_free(&r);
+}
+
 static void shape_and_dtype_mismatches_fail_with_a_clear_line(void **state)
 {
     (void)state;
@@ -447,6 +482,7 @@ int main(void)
         cmocka_unit_test(fp16_traces_use_fp16_ulps_and_scaled_grad_atol),
         cmocka_unit_test(muon_at_stage1_uses_newton_schulz_entries),
         cmocka_unit_test(onebit_configs_use_the_onebit_entries),
+        cmocka_unit_test(extra_tensors_warn_on_one_whole_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,21 +161,19 @@ void zs_report_diff(FILE *out, const zs_diff_result *r, const zs_report_options 
         meta_line(line, sizeof line, &r->meta[i]);
         fprintf(out, "  FAIL %s\n", line);
     }
+    if (!o->all && r->n_extra) {   /* warnings: one whole line for all of them, before the failures */
+        size_t listed = 0;
+        fprintf(out, "  warn %zu extra tensor(s), not in the golden trace (ignored):", r->n_extra);
+        for (size_t i = 0; i < r->n_tensors && listed < 3; i++)
+            if (r->tensors[i].status == ZS_T_EXTRA)
+                fprintf(out, "%s %s", listed++ ? "," : "", r->tensors[i].name);
+        fprintf(out, "%s\n", r->n_extra > 3 ? ", ..." : "");
+    }
     int shown = 0, hidden = 0;
-    size_t extra_listed = 0;
     for (size_t i = 0; i < r->n_tensors; i++) {
         const zs_tensor_result *t = &r->tensors[i];
-        if (!o->all && t->status == ZS_T_PASS)
+        if (!o->all && (t->status == ZS_T_PASS || t->status == ZS_T_EXTRA))
             continue;
-        if (!o->all && t->status == ZS_T_EXTRA) {   /* warnings: one line for all of them */
-            if (extra_listed++ == 0)
-                fprintf(out, "  warn %zu extra tensor(s), not in the golden trace (ignored): %s", r->n_extra, t->name);
-            else if (extra_listed <= 3)
-                fprintf(out, ", %s", t->name);
-            if (extra_listed == r->n_extra)
-                fprintf(out, "%s\n", r->n_extra > 3 ? ", ..." : "");
-            continue;
-        }
         if (!o->all && failed(t) && shown >= o->max_report) {
             hidden++;
             continue;
