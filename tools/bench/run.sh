@@ -106,8 +106,13 @@ for W in ${worlds//,/ }; do
 done
 
 # ---- 5. results, plot, table --------------------------------------------------------------------
+# A copy whose .git is older than its files (the device machine's) describes as "<hash>-dirty":
+# the hash is then not the code that ran, and ZS_BENCH_COMMIT should name it.
+if [ -z "${ZS_BENCH_COMMIT:-}" ] && git describe --always --dirty 2>/dev/null | grep -q -- '-dirty$'; then
+  echo "run.sh: the working tree differs from its .git HEAD; pass ZS_BENCH_COMMIT=<hash> to record the code that ran"
+fi
 phase "results"
 python3 tools/bench/plot.py --zs-fast "$work/zs-fast.json" --torch "$work/torch.json" \
   ${world_json[@]:+--world "${world_json[@]}"} ${fsdp_json[@]:+--fsdp "${fsdp_json[@]}"} \
-  --commit "${ZS_BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}" --results "$OUT/results.json" \
+  --commit "${ZS_BENCH_COMMIT:-$(git describe --always --dirty 2>/dev/null || echo unknown)}" --results "$OUT/results.json" \
   --png "$OUT/performance.png"
