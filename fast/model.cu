@@ -122,12 +122,7 @@ zsf_model *zsf_model_new(const zsf_params *t, int B, zsf_dtype dt, cudaStream_t 
     m->B = B;
     m->dt = dt;
     m->stream = stream;
-    if (dt == ZSF_FP16)
-        model_layout<__half>(m);
-    else if (dt == ZSF_BF16)
-        model_layout<__nv_bfloat16>(m);
-    else
-        model_layout<float>(m);
+    zsf_dispatch(dt, [&](auto t) { model_layout<decltype(t)>(m); });
     CUDA_CHECK(cudaMalloc((void **)&m->tokens, 2 * (size_t)B * t->dims.seq * sizeof(int)));
     CUBLAS_CHECK(cublasCreate(&m->cublas));
     CUBLAS_CHECK(cublasSetStream(m->cublas, stream));
@@ -290,12 +285,7 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
 
 void zsf_model_forward(zsf_model *m, const void *params, float *loss)
 {
-    if (m->dt == ZSF_FP16)
-        forward<__half>(m, params, loss);
-    else if (m->dt == ZSF_BF16)
-        forward<__nv_bfloat16>(m, params, loss);
-    else
-        forward<float>(m, params, loss);
+    zsf_dispatch(m->dt, [&](auto t) { forward<decltype(t)>(m, params, loss); });
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -370,10 +360,5 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
 
 void zsf_model_backward(zsf_model *m, const void *params, float *grads, float dloss)
 {
-    if (m->dt == ZSF_FP16)
-        backward<__half>(m, params, grads, dloss);
-    else if (m->dt == ZSF_BF16)
-        backward<__nv_bfloat16>(m, params, grads, dloss);
-    else
-        backward<float>(m, params, grads, dloss);
+    zsf_dispatch(m->dt, [&](auto t) { backward<decltype(t)>(m, params, grads, dloss); });
 }

@@ -226,9 +226,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
 
 int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s, zsf_dtype dt)
 {
-    if (dt == ZSF_FP16)
-        return bench_ops<__half>(out, d, batch, budget_s, s);
-    if (dt == ZSF_BF16)
-        return bench_ops<__nv_bfloat16>(out, d, batch, budget_s, s);
-    return bench_ops<float>(out, d, batch, budget_s, s);
+    int rc = 0;
+    zsf_dispatch(dt, [&](auto t) { rc = bench_ops<decltype(t)>(out, d, batch, budget_s, s); });
+    return rc;
 }

@@ -124,6 +124,17 @@ template <class T> __device__ static inline float rnd(float x) { return ld(st<T>
 
 template <class T> constexpr bool zsf_is_f32 = std::is_same<T, float>::value;
 
+/* f(T()) with T the storage type of dt: the one place a run's dtype picks a template instantiation. */
+template <class F> static inline void zsf_dispatch(zsf_dtype dt, F f)
+{
+    if (dt == ZSF_FP16)
+        f(__half());
+    else if (dt == ZSF_BF16)
+        f(__nv_bfloat16());
+    else
+        f(0.0f);
+}
+
 /* Where a GEMM of a T-stored result writes its fp32 output: the result itself when T is float (the
  * fp32 code path, unchanged), else the fp32 scratch that store_f32 then rounds from. */
 template <class T> static inline float *f32_view(T *buf, float *scratch)

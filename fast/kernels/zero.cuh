@@ -14,17 +14,6 @@
  * kernel computes what the fp32 code always did. The host wrappers below take void pointers with
  * their dtypes and pick the instantiation. */
 
-/* f(T()) with T the storage type of dt. */
-template <class F> static inline void zsf_dispatch(zsf_dtype dt, F f)
-{
-    if (dt == ZSF_FP16)
-        f(__half());
-    else if (dt == ZSF_BF16)
-        f(__nv_bfloat16());
-    else
-        f(0.0f);
-}
-
 /* One element converted from I to O: a copy when the types agree (bit for bit), else widened and
  * rounded to O (exact whenever O can hold the value, e.g. widening). */
 template <class O, class I> __device__ static inline O conv_elem(I x)
