@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cpu_optim.h"
 #include "kernels/zero.cuh"
 #include "muon.h"
@@ -15,19 +16,11 @@
 #include "stage3.h"
 
 /* ------------------------------------------------------------------------------------------------
- * Allocation, with every buffer counted in one row of the memory report. */
-
-static void *dalloc(int64_t *row, size_t bytes)
-{
-    void *p = NULL;
-    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
-    *row += (int64_t)bytes;
-    return p;
-}
+ * Allocation, with every buffer counted in one row of the memory report (alloc.h). */
 
 static int64_t *upload_map(zsf_engine *e, const int64_t *host, size_t n)
 {
-    int64_t *d = (int64_t *)dalloc(&e->mem.working, n * sizeof(int64_t));
+    int64_t *d = (int64_t *)zsf_device_bytes(&e->mem.working, n * sizeof(int64_t));
     CUDA_CHECK(cudaMemcpyAsync(d, host, n * sizeof(int64_t), cudaMemcpyHostToDevice, e->comm->compute));
     zsf_comm_sync(e->comm);
     return d;
@@ -128,40 +121,40 @@ static void alloc_buffers(zsf_engine *e)
     zsf_memory *m = &e->mem;
     /* stage 3 holds no full model: its units are gathered into stage3.h's pool (working memory) */
     if (e->stage <= 2)
-        e->params = dalloc(&m->params, numel * E);
+        e->params = zsf_device_bytes(&m->params, numel * E);
     else if (e->offload_param)   /* the shard lives on the host, copied up unit by unit */
         e->host_shard = zsf_host_bytes(&e->host.params, len * E);
     else
-        e->shard = dalloc(&m->params, len * E);
-    e->grad_micro = (float *)dalloc(&m->working, numel * F);
+        e->shard = zsf_device_bytes(&m->params, len * E);
+    e->grad_micro = (float *)zsf_device_bytes(&m->working, numel * F);
     if (e->stage <= 1)
-        e->grad_full = dalloc(&m->grads, numel * E);
-    e->grad_part = e->stage == 0 ? e->grad_full : dalloc(&m->grads, len * E);
+        e->grad_full = zsf_device_bytes(&m->grads, numel * E);
+    e->grad_part = e->stage == 0 ? e->grad_full : zsf_device_bytes(&m->grads, len * E);
     if (e->stage >= 2)
-        e->recv = dalloc(&m->working, len * E);
+        e->recv = zsf_device_bytes(&m->working, len * E);
     /* the fp32 consumers' view of the reduced partition: widened once per step (fp32: itself) */
-    e->grad32 = e->dt == ZSF_FP32 ? (float *)e->grad_part : (float *)dalloc(&m->working, len * F);
+    e->grad32 = e->dt == ZSF_FP32 ? (float *)e->grad_part : (float *)zsf_device_bytes(&m->working, len * F);
     /* fp32 stage 0 steps the model itself; everywhere else the optimizer owns an fp32 master copy */
     if (e->offload_optimizer) {   /* master and state on the host; the CPU steps them */
         int threads = zsf_cpu_optim_max_threads() / (e->comm->local_size > 0 ? e->comm->local_size : 1);
         zsf_offload_init(&e->off, len, e->n_state, e->dt, e->host_shard, threads > 0 ? threads : 1, 0, &e->host);
     } else {
-        e->master = e->stage == 0 && e->dt == ZSF_FP32 ? (float *)e->params : (float *)dalloc(&m->optimizer, len * F);
+        e->master = e->stage == 0 && e->dt == ZSF_FP32 ? (float *)e->params : (float *)zsf_device_bytes(&m->optimizer, len * F);
         for (int k = 0; k < e->n_state; k++)
-            e->state[k] = (float *)dalloc(&m->optimizer, len * F);
+            e->state[k] = (float *)zsf_device_bytes(&m->optimizer, len * F);
     }
     if ((e->stage == 1 || e->stage == 2) && (e->dt != ZSF_FP32 || e->offload_optimizer))
-        e->cast = dalloc(&m->working, len * E);
-    e->optim_scratch = (float *)dalloc(&m->working, ZSF_OPTIM_SCRATCH * F);
+        e->cast = zsf_device_bytes(&m->working, len * E);
+    e->optim_scratch = (float *)zsf_device_bytes(&m->working, ZSF_OPTIM_SCRATCH * F);
     if (e->stage == 1 || e->stage == 2) {   /* stage 3: per unit (stage3.h) */
-        e->xbuf = dalloc(&m->working, W * len * E);
+        e->xbuf = zsf_device_bytes(&m->working, W * len * E);
         e->rs_map = exchange_map(e, e->rs, e->n_rs);
         e->ag_map = exchange_map(e, e->ag, e->n_ag);
     }
-    e->losses = (float *)dalloc(&m->working, (size_t)e->batch.grad_accum_steps * F);
-    e->norm_partial = (double *)dalloc(&m->working, ZSF_NORM_BLOCKS * sizeof(double));
-    e->norm = (double *)dalloc(&m->working, sizeof(double));
-    e->first_bad = (unsigned long long *)dalloc(&m->working, sizeof(unsigned long long));
+    e->losses = (float *)zsf_device_bytes(&m->working, (size_t)e->batch.grad_accum_steps * F);
+    e->norm_partial = (double *)zsf_device_bytes(&m->working, ZSF_NORM_BLOCKS * sizeof(double));
+    e->norm = (double *)zsf_device_bytes(&m->working, sizeof(double));
+    e->first_bad = (unsigned long long *)zsf_device_bytes(&m->working, sizeof(unsigned long long));
 }
 
 int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t bucket_elems, zs_error *err)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "kernels/zero.cuh"
 #include "lr_sched.h"
 #include "muon_math.h"
@@ -43,14 +44,6 @@ __global__ static void aux_adam_kernel(float *param, const float *grad, float *m
 
 /* ------------------------------------------------------------------------------------------------ */
 
-static void *muon_dalloc(int64_t *row, size_t bytes)
-{
-    void *p = NULL;
-    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
-    *row += (int64_t)bytes;
-    return p;
-}
-
 /* The device map of this rank's muon-group piece (group 0: the first group_len[0] elements). */
 static int64_t *upload_own(zsf_engine *e, int64_t *row, zs_error *err)
 {
@@ -61,7 +54,7 @@ static int64_t *upload_own(zsf_engine *e, int64_t *row, zs_error *err)
         return NULL;
     }
     zsf_partition_own_map(&e->part, e->rank, h);
-    int64_t *d = (int64_t *)muon_dalloc(row, P0 * sizeof(int64_t));
+    int64_t *d = (int64_t *)zsf_device_bytes(row, P0 * sizeof(int64_t));
     CUDA_CHECK(cudaMemcpyAsync(d, h, P0 * sizeof(int64_t), cudaMemcpyHostToDevice, e->comm->compute));
     zsf_comm_sync(e->comm);
     free(h);
@@ -83,7 +76,7 @@ int zsf_muon_init(zsf_engine *e, zs_error *err)
         return 0;
     if (zsf_muon_plan_init(&mu->plan, &e->t, &e->part, e->rank, err))
         return -1;
-    mu->momentum = (float *)muon_dalloc(&e->mem.optimizer, mu->plan.buf_len * sizeof(float));
+    mu->momentum = (float *)zsf_device_bytes(&e->mem.optimizer, mu->plan.buf_len * sizeof(float));
     CUDA_CHECK(cudaMemsetAsync(mu->momentum, 0, mu->plan.buf_len * sizeof(float), e->comm->compute));
     if (!(mu->own = upload_own(e, &e->mem.working, err)))
         return -1;

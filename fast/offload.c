@@ -7,19 +7,6 @@
 #include "check.h"
 #include "cpu_optim.h"
 
-void *zsf_host_bytes(int64_t *row, size_t bytes)
-{
-    void *p = NULL;
-    CUDA_CHECK(cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault));   /* pinned: DMA-able */
-    *row += (int64_t)bytes;
-    return p;
-}
-
-float *zsf_host_floats(int64_t *row, size_t n)
-{
-    return (float *)zsf_host_bytes(row, n * sizeof(float));
-}
-
 void zsf_offload_init(zsf_offload *o, size_t len, int n_state, zsf_dtype dt, void *host_model, int threads,
                       size_t chunk, zsf_host_memory *mem)
 {
@@ -81,14 +68,22 @@ void zsf_offload_free(zsf_offload *o)
     memset(o, 0, sizeof *o);
 }
 
+/* The model-dtype partition formed from the whole host master, as a step forms it chunk by chunk:
+ * fl_M(master) in o->model, then narrowed into o->up for the copy up. */
+static void cast_master(zsf_offload *o)
+{
+    if (o->model != o->master)
+        for (size_t i = 0; i < o->len; i++)
+            o->model[i] = zsf_round(o->dt, o->master[i]);
+    if (o->up != (void *)o->model)
+        zsf_narrow(o->up, o->model, o->len, o->dt);
+}
+
 void zsf_offload_upload_master(zsf_offload *o, const float *master_dev, cudaStream_t s)
 {
     CUDA_CHECK(cudaMemcpyAsync(o->master, master_dev, o->len * sizeof(float), cudaMemcpyDeviceToHost, s));
     CUDA_CHECK(cudaStreamSynchronize(s));
-    if (o->model != o->master)   /* the initial master holds model-dtype values already */
-        memcpy(o->model, o->master, o->len * sizeof(float));
-    if (o->up != (void *)o->model)
-        zsf_narrow(o->up, o->model, o->len, o->dt);
+    cast_master(o);   /* the initial master holds model-dtype values already: the cast is exact */
 }
 
 /* Elements [off, off + n) of the model-dtype partition as they go up. */
@@ -105,11 +100,7 @@ void zsf_offload_load(zsf_offload *o, const float *master, const float *const *s
     memcpy(o->master, master, bytes);
     for (int k = 0; k < o->n_state; k++)
         memcpy(o->state[k], state[k], bytes);
-    if (o->model != o->master)
-        for (size_t i = 0; i < o->len; i++)
-            o->model[i] = zsf_round(o->dt, master[i]);
-    if (o->up != (void *)o->model)
-        zsf_narrow(o->up, o->model, o->len, o->dt);
+    cast_master(o);
     if (model_dev)
         CUDA_CHECK(cudaMemcpyAsync(model_dev, o->up, o->len * zsf_dtype_size(o->dt), cudaMemcpyHostToDevice, s));
     CUDA_CHECK(cudaStreamSynchronize(s));   /* the host buffers may be freed once we return */

@@ -19,6 +19,7 @@
 
 #include <cuda_runtime.h>
 
+#include "alloc.h"
 #include "optim_rules.h"
 #include "rounding.h"
 
@@ -33,11 +34,6 @@ extern "C" {
 typedef struct zsf_host_memory {
     int64_t params, grads, optimizer, working;
 } zsf_host_memory;
-
-/* Pinned host memory (cudaHostAlloc: DMA-able, DeepSpeed's pin_memory default), its bytes added to
- * *row; free with cudaFreeHost. */
-void *zsf_host_bytes(int64_t *row, size_t bytes);
-float *zsf_host_floats(int64_t *row, size_t n);
 
 typedef struct zsf_offload {
     size_t len, chunk;

@@ -6,16 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "kernels/onebit.cuh"
 #include "lr_sched.h"
-
-static void *dmalloc(int64_t *row, size_t bytes)
-{
-    void *p = NULL;
-    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
-    *row += (int64_t)bytes;
-    return p;
-}
 
 static void *hmalloc(size_t bytes)
 {
@@ -56,20 +49,20 @@ zsf_onebit *zsf_onebit_new(zsf_engine *e)
     size_t widest = e->rule == ZSF_ONEBIT_LAMB ? ob->worker_len : 0;
     for (int t = 0; t < ob->T; t++)
         widest = ob->woff[t + 1] - ob->woff[t] > widest ? ob->woff[t + 1] - ob->woff[t] : widest;
-    ob->werr = (float *)dmalloc(&e->mem.optimizer, ob->worker_len * F);
-    ob->serr = (float *)dmalloc(&e->mem.optimizer, ob->server_len * F);
+    ob->werr = (float *)zsf_device_bytes(&e->mem.optimizer, ob->worker_len * F);
+    ob->serr = (float *)zsf_device_bytes(&e->mem.optimizer, ob->server_len * F);
     CUDA_CHECK(cudaMemsetAsync(ob->werr, 0, ob->worker_len * F, s));
     CUDA_CHECK(cudaMemsetAsync(ob->serr, 0, ob->server_len * F, s));
-    ob->scratch = (float *)dmalloc(&e->mem.working, widest * F);
-    ob->dev_bounds = (size_t *)dmalloc(&e->mem.working, (T + 1) * sizeof(size_t));
+    ob->scratch = (float *)zsf_device_bytes(&e->mem.working, widest * F);
+    ob->dev_bounds = (size_t *)zsf_device_bytes(&e->mem.working, (T + 1) * sizeof(size_t));
     CUDA_CHECK(cudaMemcpyAsync(ob->dev_bounds, ob->bounds, (T + 1) * sizeof(size_t), cudaMemcpyHostToDevice, s));
-    ob->dev_small = (float *)dmalloc(&e->mem.working, 6 * T * F);
+    ob->dev_small = (float *)zsf_device_bytes(&e->mem.working, 6 * T * F);
     ob->host_small = (float *)hmalloc(6 * T * F);
     if (e->rule == ZSF_ONEBIT_LAMB) {
-        ob->pad = (float *)dmalloc(&e->mem.optimizer, (ob->worker_len - ob->numel) * F);
+        ob->pad = (float *)zsf_device_bytes(&e->mem.optimizer, (ob->worker_len - ob->numel) * F);
         CUDA_CHECK(cudaMemsetAsync(ob->pad, 0, (ob->worker_len - ob->numel) * F, s));
-        ob->u = (float *)dmalloc(&e->mem.working, ob->numel * F);
-        ob->m_prev = (float *)dmalloc(&e->mem.working, ob->numel * F);
+        ob->u = (float *)zsf_device_bytes(&e->mem.working, ob->numel * F);
+        ob->m_prev = (float *)zsf_device_bytes(&e->mem.working, ob->numel * F);
         ob->coeff_freeze = (double *)hmalloc(T * sizeof(double));
         ob->last_factor = (double *)hmalloc(T * sizeof(double));
         ob->scaling_coeff = (double *)hmalloc(T * sizeof(double));

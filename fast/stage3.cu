@@ -4,16 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "check.h"
 #include "kernels/zero.cuh"
-
-static void *dalloc(int64_t *row, size_t bytes)
-{
-    void *p = NULL;
-    CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
-    *row += (int64_t)bytes;
-    return p;
-}
 
 /* Every unit's bucket plan (at most bucket_elems elements over all ranks per call, as the
  * whole-partition plans) and its exchange map, the units' maps side by side on the device. */
@@ -32,7 +25,7 @@ static int64_t *unit_plans(zsf_stage3 *z, int64_t bucket_elems, zsf_bucket ***pl
             zsf_die(__FILE__, __LINE__, "zsf_plan_buckets", "out of host memory");
         zsf_unit_exchange_map(&z->plan, z->part, u, (*plans)[u], (*counts)[u], h + W * x->shard_offset);
     }
-    int64_t *d = (int64_t *)dalloc(working, n * sizeof(int64_t));
+    int64_t *d = (int64_t *)zsf_device_bytes(working, n * sizeof(int64_t));
     CUDA_CHECK(cudaMemcpy(d, h, n * sizeof(int64_t), cudaMemcpyHostToDevice));
     free(h);
     return d;
@@ -53,15 +46,15 @@ int zsf_stage3_init(zsf_stage3 *z, const zsf_params *t, const zsf_partition *p, 
     const size_t E = zsf_dtype_size(dt);   /* model-dtype storage */
     const int64_t before = *working;
     for (int s = 0; s < 2; s++) {
-        z->slot[s] = dalloc(working, z->plan.max_numel * E);
+        z->slot[s] = zsf_device_bytes(working, z->plan.max_numel * E);
         z->slot_unit[s] = -1;
         CUDA_CHECK(cudaEventCreateWithFlags(&z->fetched[s], cudaEventDisableTiming));
     }
-    z->xbuf = dalloc(working, (size_t)c->world * z->plan.max_shard * E);
+    z->xbuf = zsf_device_bytes(working, (size_t)c->world * z->plan.max_shard * E);
     z->shard = shard;
     z->host_shard = host_shard;
     if (host_shard)
-        z->staging = dalloc(working, z->plan.max_shard * E);
+        z->staging = zsf_device_bytes(working, z->plan.max_shard * E);
     z->pool_bytes = *working - before;
     CUDA_CHECK(cudaEventCreateWithFlags(&z->ready, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&z->done, cudaEventDisableTiming));
