@@ -154,11 +154,7 @@ static void extra_tensors_warn_on_one_whole_line(void **state)
     assert_non_null(out);
     zs_report_options o = {10, 0};
     zs_report_diff(out, &r, &o);
-    long len = ftell(out);
-    char *text = calloc((size_t)len + 1, 1);
-    assert_non_null(text);
-    rewind(out);
-    assert_int_equal(fread(text, 1, (size_t)len, out), (size_t)len);
+    char *text = tt_read_stream(out);
     fclose(out);
     const char *warn = strstr(text, "  warn 2 extra tensor(s)");
     assert_non_null(warn);

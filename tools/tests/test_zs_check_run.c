@@ -23,18 +23,6 @@ static void write_text(const char *path, const char *text)
     fclose(f);
 }
 
-static char *read_text(FILE *f)
-{
-    fflush(f);
-    long n = ftell(f);
-    char *s = malloc((size_t)n + 1);
-    assert_non_null(s);
-    rewind(f);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    return s;
-}
-
 /* root/cases/t_case.json (worlds 1 and 2), root/fixtures/t_case/w1.safetensors only (w2 is
  * skipped), root/impl/ for what the fake implementation copies. */
 static int setup(void **state)
@@ -103,7 +91,7 @@ static suite_run run_suite(const char *mode, const char *launcher, const char *w
     zs_error err = {{0}};
     if (zs_run_suite(&o, files, 1, &r.recs, &r.n, &err))
         fail_msg("zs_run_suite: %s", err.msg);
-    r.log = read_text(o.log);
+    r.log = tt_read_stream(o.log);
     fclose(o.log);
     zs_free_argv(o.impl);
     zs_free_argv(o.launcher);
@@ -219,7 +207,7 @@ static void fail_fast_stops_at_the_first_failure(void **state)
     assert_int_equal(zs_run_suite(&o, files, 2, &recs, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(recs[0].verdict, ZS_FAIL);
-    char *log = read_text(o.log);
+    char *log = tt_read_stream(o.log);
     contains(log, "stopping at the first failure (--fail-fast)");
     free(log);
     zs_run_records_free(recs, n);
@@ -291,7 +279,7 @@ static void junit_is_well_formed(void **state)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
-    char *xml = read_text(f);
+    char *xml = tt_read_stream(f);
     fclose(f);
     contains(xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     contains(xml, "<testsuites name=\"zs-check\" tests=\"3\" failures=\"1\" skipped=\"1\"");
@@ -326,7 +314,7 @@ static void json_reports_parse_back(void **state)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
-    char *text = read_text(f);
+    char *text = tt_read_stream(f);
     fclose(f);
     cJSON *j = cJSON_Parse(text);
     assert_non_null(j);

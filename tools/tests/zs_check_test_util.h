@@ -152,4 +152,17 @@ static inline const zs_tensor_result *tt_find(const zs_diff_result *r, const cha
     return NULL;
 }
 
+/* Everything written to f so far (a report or log stream), as a NUL-terminated string; caller frees. */
+static inline char *tt_read_stream(FILE *f)
+{
+    fflush(f);
+    long n = ftell(f);
+    char *s = (char *)malloc((size_t)n + 1);
+    assert_non_null(s);
+    rewind(f);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    return s;
+}
+
 #endif
