@@ -17,7 +17,7 @@
 /* ------------------------------------------------------------------------------------------------
  * Activations (kept from the forward pass for the backward pass) and backward scratch. T is the
  * storage type of the model dtype (kernels/common.cuh: float, __half, __nv_bfloat16): every tensor the
- * spec rounds is held as T; statistics, logits/probabilities, losses and GEMM results before their
+ * spec rounds is held as T, the logits included; statistics, losses and GEMM results before their
  * rounding are fp32. */
 
 template <class T> struct acts {
@@ -32,20 +32,18 @@ template <class T> struct acts {
     T *residual3;                          /* [L,BT,C] */
     T *lnf;                                /* [BT,C] */
     float *lnf_mean, *lnf_rstd;            /* [BT] x2 */
-    float *probs;                          /* [BT,Vp]: logits, then probs (fp32; Vp = logits_ld<T>(V)) */
+    T *logits;                             /* [BT,Vp]: logits, then dlogits in place (Vp = logits_ld<T>(V)) */
     float *losses;                         /* [BT] */
     /* fp32 GEMM results before their rounding: [BT,C] in fp32 (a projection before its bias and
-     * residual add); [BT,4C] in fp16/bf16, where every GEMM of an activation writes here first */
+     * residual add); [BT,4C] in fp16/bf16, where the forward GEMMs with a bias write here first */
     float *acc;
-    float *datt;                           /* [B,NH,T,T] fp32: datt; in fp16/bf16 also the scores */
     float *bias_part;                      /* bias_backward's [BIAS_CHUNKS,4C] and layernorm_backward's partial sums */
     /* backward scratch */
-    T *dlogits;                            /* [BT,Vp] (fp32: = probs, in place) */
     T *dres;                               /* [BT,C]: gradient of the residual stream */
     T *dC;                                 /* [BT,C] */
     T *d4C;                                /* [BT,4C] */
     T *dqkv;                               /* [BT,3C] */
-    T *dpreatt;                            /* [B,NH,T,T] */
+    T *dpreatt;                            /* [B,NH,T,T]: datt, then dpreatt in place */
 };
 
 struct zsf_model {
@@ -87,10 +85,10 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->ln2_rstd, L * BT, 4},              {(void **)&a->fch, L * BT * 4 * C, sizeof(T)},
         {(void **)&a->fch_gelu, L * BT * 4 * C, sizeof(T)}, {(void **)&a->residual3, L * BT * C, sizeof(T)},
         {(void **)&a->lnf, BT * C, sizeof(T)},           {(void **)&a->lnf_mean, BT, 4},
-        {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->probs, BT * V, 4},
+        {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->logits, BT * V, sizeof(T)},
         {(void **)&a->losses, BT, 4},                    {(void **)&a->acc, (f32 ? 1 : 4) * BT * C, 4},
-        {(void **)&a->datt, ATT, 4},                     {(void **)&a->bias_part, std::max((size_t)BIAS_CHUNKS * 4 * C, LAYERNORM_SCRATCH(C)), 4},
-        {(void **)&a->dlogits, f32 ? 0 : BT * V, sizeof(T)}, {(void **)&a->dres, BT * C, sizeof(T)},
+        {(void **)&a->bias_part, std::max((size_t)BIAS_CHUNKS * 4 * C, LAYERNORM_SCRATCH(C)), 4},
+        {(void **)&a->dres, BT * C, sizeof(T)},
         {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
         {(void **)&a->dqkv, BT * 3 * C, sizeof(T)},      {(void **)&a->dpreatt, ATT, sizeof(T)},
     };
@@ -100,8 +98,6 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
             *parts[i].slot = base + total;
         total += (parts[i].n * parts[i].size + 255) & ~(size_t)255;   /* keep every buffer 256-byte aligned */
     }
-    if (base && f32)
-        a->dlogits = (T *)a->probs;   /* fp32: dlogits overwrite the probabilities in place */
     return total;
 }
 
@@ -261,7 +257,7 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
 
         layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, p.ln1w, p.ln1b, BT, C, s);
         matmul_forward(h, qkv, a->acc, (const T *)ln1, p.qkvw, p.qkvb, BT, C, 3 * C, s);
-        attention_forward(h, atty, att, a->datt, a->acc, (const T *)qkv, B, T_, C, NH, s);
+        attention_forward(h, atty, att, (const T *)qkv, B, T_, C, NH, s);
         matmul_forward_residual(h, residual2, residual, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
         layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, (const T *)residual2, p.ln2w, p.ln2b,
                           BT, C, s);
@@ -277,10 +273,10 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
                       at(lnf, zsf_param_lnf_b(m->t)), BT, C, s);
     unit_release(m, L + 1);
     emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
-    lm_head_forward(h, a->probs, (const T *)a->lnf, at(emb, wte), BT, C, V, logits_ld<T>(V));
+    lm_head_forward(h, a->logits, (const T *)a->lnf, at(emb, wte), BT, C, V, logits_ld<T>(V));
     unit_release(m, 0);
-    /* the logits are rounded as the cross-entropy reads them; the loss is fp32 from them */
-    crossentropy_forward<T>(loss, a->losses, a->probs, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
+    /* the loss is fp32 from the rounded logits */
+    crossentropy_forward(loss, a->losses, (const T *)a->logits, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
 }
 
 void zsf_model_forward(zsf_model *m, const void *params, float *loss)
@@ -292,8 +288,8 @@ void zsf_model_forward(zsf_model *m, const void *params, float *loss)
  * Backward, in the reverse order of the forward pass. dres carries the residual stream's gradient:
  * each LayerNorm's input gradient is added into it, exactly as the reference adds it to the copy the
  * residual connection made, and the sum is rounded (fp16/bf16) as it is stored. A GEMM's input
- * gradient is complete when the GEMM ends: it is written in fp32 (g32) and rounded once into its T
- * buffer (store_f32; in fp32 g32 is that buffer). Parameter gradients are fp32 sums written straight
+ * gradient is complete when the GEMM ends: the GEMM writes it into its T buffer, rounded once in its
+ * epilogue (fp32 accumulation). Parameter gradients are fp32 sums written straight
  * into `grads`, and the micro-step's gradient is rounded once at the end. */
 
 template <class T> static void backward(zsf_model *m, const void *params, float *grads, float dloss)
@@ -306,15 +302,13 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
     cublasHandle_t h = m->cublas;
     const unit_ptr<float> gflat = {grads, 0};
     float *dwte = grads + zsf_param_wte(m->t)->offset;
-    float *dC32 = f32_view(a->dC, a->acc), *d4C32 = f32_view(a->d4C, a->acc);
 
     const int Vp = logits_ld<T>(V);
-    crossentropy_backward(a->dlogits, (const float *)a->probs, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);
+    crossentropy_backward(a->logits, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);   /* now dlogits */
     unit_ptr<T> emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
-    lm_head_backward(h, dC32, dwte, (const T *)a->dlogits, (const T *)a->lnf, at(emb, zsf_param_wte(m->t)), BT, C, V,
-                     Vp);
+    lm_head_backward(h, a->dC, a->acc, dwte, (const T *)a->logits, (const T *)a->lnf, at(emb, zsf_param_wte(m->t)), BT,
+                     C, V, Vp, s);
     unit_release(m, 0);
-    store_f32(a->dC, dC32, oC, s);
     CUDA_CHECK(cudaMemsetAsync(a->dres, 0, oC * sizeof(T), s));
     const T *last = L > 0 ? a->residual3 + (L - 1) * oC : a->encoded;
     const zsf_param *lnfw = zsf_param_lnf_w(m->t), *lnfb = zsf_param_lnf_b(m->t);
@@ -333,20 +327,17 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
         const T *fch = a->fch + 4 * l * oC, *fch_gelu = a->fch_gelu + 4 * l * oC;
 
         /* residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))) */
-        matmul_backward(h, d4C32, dw.fcprojw, dw.fcprojb, a->bias_part, (const T *)a->dres, fch_gelu, p.fcprojw, BT,
+        matmul_backward(h, a->d4C, dw.fcprojw, dw.fcprojb, a->bias_part, (const T *)a->dres, fch_gelu, p.fcprojw, BT,
                         4 * C, C, s);
-        gelu_backward(a->d4C, d4C32, fch, 4 * oC, s);
-        matmul_backward(h, dC32, dw.fcw, dw.fcb, a->bias_part, (const T *)a->d4C, ln2, p.fcw, BT, C, 4 * C, s);
-        store_f32(a->dC, dC32, oC, s);
+        gelu_backward(a->d4C, (const T *)a->d4C, fch, 4 * oC, s);
+        matmul_backward(h, a->dC, dw.fcw, dw.fcb, a->bias_part, (const T *)a->d4C, ln2, p.fcw, BT, C, 4 * C, s);
         layernorm_backward(a->dres, dw.ln2w, dw.ln2b, a->bias_part, (const T *)a->dC, residual2, p.ln2w,
                            a->ln2_mean + l * oT, a->ln2_rstd + l * oT, BT, C, s);
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
-        matmul_backward(h, dC32, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, p.attprojw, BT, C,
-                        C, s);
-        store_f32(a->dC, dC32, oC, s);
-        attention_backward(h, a->dqkv, a->acc, a->datt, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, s);
-        matmul_backward(h, dC32, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, p.qkvw, BT, C, 3 * C, s);
-        store_f32(a->dC, dC32, oC, s);
+        matmul_backward(h, a->dC, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, p.attprojw, BT,
+                        C, C, s);
+        attention_backward(h, a->dqkv, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, s);
+        matmul_backward(h, a->dC, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, p.qkvw, BT, C, 3 * C, s);
         layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->bias_part, (const T *)a->dC, residual, p.ln1w,
                            a->ln1_mean + l * oT, a->ln1_rstd + l * oT, BT, C, s);
         unit_release(m, 1 + l);

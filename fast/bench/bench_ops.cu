@@ -4,7 +4,12 @@
  * with pedantic math (and the same GEMMs with TF32 for comparison only; TF32 is not the conformance
  * path); fp16/bf16 runs them on tensor cores with 16-bit inputs and fp32 output, and its kernels on
  * 16-bit activations, as model.cu does. The kernels are model.cu's, from the same headers; inputs are
- * random. */
+ * random.
+ *
+ * First (fp16/bf16) a check that model.cu's rounding points may live in cuBLAS's epilogue: a GEMM
+ * that writes T must give, bit for bit, the fp32 GEMM's result rounded by rounding.h (round to nearest
+ * even, overflow to Inf), at alpha = 1 and at the attention's alpha 1/8. Any difference fails the
+ * phase. */
 #include <stdio.h>
 
 #include "bench_time.cuh"
@@ -70,6 +75,132 @@ template <class T> T *dev_buf(size_t n, uint64_t key, float lo, float hi, cudaSt
     return p;
 }
 
+template <class T> __global__ static void round_to_kernel(T *out, const float *in, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        out[i] = st<T>(in[i]);
+}
+
+template <class T> __global__ static void count_bit_differences_kernel(unsigned *count, const T *a, const T *b, size_t n)
+{
+    static_assert(sizeof(T) == 2, "16-bit storage types only");
+    size_t i = zsf_tid();
+    if (i >= n)
+        return;
+    unsigned short x, y;
+    memcpy(&x, &a[i], 2);
+    memcpy(&y, &b[i], 2);
+    if (x != y)
+        atomicAdd(count, 1u);
+}
+
+/* Elements (of m * n) whose T-output GEMM differs from fl_M of the fp32-output GEMM, at alpha 1 and 1/8.
+ * Inputs in [-120, 120] so that, with k = 64, about a tenth of the fp16 results overflow. */
+template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h, uint64_t key, cudaStream_t s)
+{
+    const int m = 512, n = 512, k = 64;
+    const size_t mn = (size_t)m * n;
+    T *A = dev_buf<T>((size_t)m * k, key, -120, 120, s), *B = dev_buf<T>((size_t)k * n, key + 1, -120, 120, s);
+    T *direct = dev_buf<T>(mn, key + 2, 0, 0, s), *rounded = dev_buf<T>(mn, key + 3, 0, 0, s);
+    float *c32 = dev_buf<float>(mn, key + 4, 0, 0, s);
+    unsigned *count = NULL, total = 0;
+    CUDA_CHECK(cudaMalloc((void **)&count, sizeof *count));
+    for (float alpha : {1.0f, 0.125f}) {
+        unsigned c = 0;
+        CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, c32, m, alpha);
+        ZSF_LAUNCH(round_to_kernel<T>, mn, s, rounded, (const float *)c32, mn);
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, direct, m, alpha);
+        ZSF_LAUNCH(count_bit_differences_kernel<T>, mn, s, count, (const T *)direct, (const T *)rounded, mn);
+        CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        total += c;
+    }
+    void *all[] = {A, B, direct, rounded, c32, count};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        CUDA_CHECK(cudaFree(all[i]));
+    return total;
+}
+
+/* Parts and alternatives of model.cu's operations, timed alone (recorded under "variants", outside the
+ * step sums), for the choices model.cu and matmul.cuh document: the attention backward's GEMMs writing
+ * fp32 or T and its other parts, and the LM head's GEMMs with V, V rounded to 16, or V padded to Vp
+ * (a zero-padded copy of wte) as a dimension. */
+template <class T>
+static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaStream_t s, T *att, T *dpreatt,
+                          const T *qkv, const T *dC, T *dqkv, float *acc, const T *ln, T *logits, float *dwte, int B,
+                          int T_, int C, int NH, int V)
+{
+    op_table vt = {list, budget_s, s, {0, 0}, 0};
+    const int hs = C / NH, L = 12, BT = B * T_, Vp = logits_ld<T>(V);
+    const size_t TT = (size_t)T_ * T_, T3C = (size_t)T_ * 3 * C, TC = (size_t)T_ * C;
+    const attn_mat<T> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
+    const attn_mat<T> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, d = {dC, C, TC, (size_t)hs};
+    const attn_mat<T> a = {att, T_, NH * TT, TT}, dp = {dpreatt, T_, NH * TT, TT};
+    const double fl_tt = 2.0 * B * NH * TT * hs;
+    const float sc = 0.125f;
+    float *f = acc;   /* [BT,4C] fp32: room for [BT,3C] */
+    /* one batch row (the fp32 [NH,T,T] of all B rows would not fit in acc): counted B times */
+    vt.add("attn bwd datt -> fp32, one batch row", "bwd", L * B, fl_tt / B, [&] {
+        attention_gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, T_, T_, hs, v, d, (float *)acc, T_, 0, TT, 1, NH);
+    });
+    vt.add("attn bwd datt -> T", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, T_, T_, hs, v, d, dpreatt, T_, NH * TT, TT, B, NH); });
+    vt.add("attn bwd dv -> fp32", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, d, a, f + 2 * C, 3 * C, T3C, (size_t)hs, B, NH); });
+    vt.add("attn bwd dv -> T", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH); });
+    vt.add("attn bwd dq -> fp32", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, hs, T_, T_, k, dp, f, 3 * C, T3C, (size_t)hs, B, NH, sc); });
+    vt.add("attn bwd dq -> T", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, hs, T_, T_, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, sc); });
+    vt.add("attn bwd dk -> fp32", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, q, dp, f + C, 3 * C, T3C, (size_t)hs, B, NH, sc); });
+    vt.add("attn bwd dk -> T", "bwd", L, fl_tt, [&] {
+        attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH, sc);
+    });
+    vt.add("attn bwd dq -> T, alpha 1", "bwd", L, fl_tt,
+           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, hs, T_, T_, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH); });
+    /* attention_backward's other parts: the row kernel alone, and the non-finite check with the exact
+     * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path) */
+    const size_t rows = (size_t)B * NH * T_;
+    vt.add("attn bwd softmax backward kernel", "bwd", L, 0, [&] {
+        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f);
+    });
+    vt.add("attn bwd non-finite check, exact kernels idle", "bwd", L, 0, [&] {
+        attention_flag_clear_kernel<<<1, 1, 0, s>>>();
+        attention_flag(qkv, (size_t)B * T3C, s);
+        attention_flag(dC, (size_t)B * TC, s);
+        ATTENTION_EXACT_LAUNCH(attention_datt_exact_kernel<T>, rows, s, dpreatt, dC, qkv, B, T_, C, NH);
+        ATTENTION_EXACT_LAUNCH(attention_dv_exact_kernel<T>, (size_t)B * TC, s, dqkv, dC, (const T *)att, B, T_, C, NH);
+        ATTENTION_EXACT_LAUNCH(attention_softmax_backward_exact_kernel<T>, rows, s, dpreatt, (const T *)att, B, T_, NH);
+        ATTENTION_EXACT_LAUNCH(attention_dqk_exact_kernel<T>, 2 * (size_t)B * TC, s, dqkv, (const T *)dpreatt, qkv, B,
+                               T_, C, NH);
+    });
+    /* the LM head: wte padded to Vp rows (zeros), as a model-side copy would be */
+    T *wpad = dev_buf<T>((size_t)Vp * C, 0x7a11, 0, 0, s);
+    const double fl = 2.0 * BT * C * V;
+    vt.add("lm_head fwd m = V", "fwd", 1, fl, [&] { lm_head_forward(h, logits, ln, (const T *)wpad, BT, C, V, Vp); });
+    vt.add("lm_head fwd m = V - 1 (multiple of 16)", "fwd", 1, fl,
+           [&] { lm_head_forward(h, logits, ln, (const T *)wpad, BT, C, V - 1, Vp); });
+    vt.add("lm_head fwd m = Vp (padded wte)", "fwd", 1, fl,
+           [&] { lm_head_forward(h, logits, ln, (const T *)wpad, BT, C, Vp, Vp); });
+    vt.add("lm_head dinp k = V", "bwd", 1, fl, [&] {
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, (const T *)wpad, C, (const T *)logits, Vp, (T *)dC, C);
+    });
+    vt.add("lm_head dinp k = Vp (padded)", "bwd", 1, fl, [&] {
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, Vp, (const T *)wpad, C, (const T *)logits, Vp, (T *)dC, C);
+    });
+    vt.add("lm_head dwte n = V", "bwd", 1, fl, [&] {
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, ln, C, (const T *)logits, Vp, dwte, C);
+    });
+    vt.add("lm_head dwte n = V - 1", "bwd", 1, fl, [&] {
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V - 1, BT, ln, C, (const T *)logits, Vp, dwte, C);
+    });
+    CUDA_CHECK(cudaFree(wpad));
+}
+
 template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s)
 {
     constexpr bool f32 = zsf_is_f32<T>;
@@ -84,13 +215,13 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     T *dres = dev_buf<T>(nC, key++, -1, 1, s), *dC = dev_buf<T>(nC, key++, -1, 1, s);
     T *d4C = dev_buf<T>(4 * nC, key++, -1, 1, s), *dqkv = dev_buf<T>(3 * nC, key++, -1, 1, s);
     T *dpreatt = dev_buf<T>(nA, key++, -1, 1, s);
-    T *dlogits16 = dev_buf<T>(f32 ? 0 : (size_t)BT * logits_ld<T>(V), key++, -1e-4f, 1e-4f, s);
+    /* the logits as the LM head stores them; the cross-entropy backward turns them into dlogits in place */
+    T *logits = dev_buf<T>((size_t)BT * logits_ld<T>(V), key++, -4, 4, s);
     T *wteT = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wT = dev_buf<T>((size_t)C * 4 * C, key++, -0.02f, 0.02f, s);
-    /* fp32 buffers: statistics, logits, scratch and the parameter gradients (wte, wpe, lnw, bias: the
+    /* fp32 buffers: statistics, scratch and the parameter gradients (wte, wpe, lnw, bias: the
      * model dtype, as model.cu reads its parameters) */
     float *mean = dev_buf<float>(BT, key++, -0.1f, 0.1f, s), *rstd = dev_buf<float>(BT, key++, 0.5f, 2, s);
-    float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s), *datt = dev_buf<float>(nA, key++, -1, 1, s);
-    float *probs = dev_buf<float>((size_t)BT * logits_ld<T>(V), key++, -4, 4, s);
+    float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s);
     float *losses = dev_buf<float>(BT, key++, 0, 1, s), *loss = dev_buf<float>(1, key++, 0, 1, s);
     T *wte = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<T>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
     float *dwte = dev_buf<float>((size_t)V * C, key++, -1, 1, s), *dwpe = dev_buf<float>((size_t)T_ * C, key++, -1, 1, s);
@@ -98,7 +229,6 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     T *lnw = dev_buf<T>(C, key++, 0.5f, 1.5f, s), *bias = dev_buf<T>(4 * C, key++, -0.1f, 0.1f, s);
     float *dlnw = dev_buf<float>(C, key++, -1, 1, s), *dbias = dev_buf<float>(4 * C, key++, -1, 1, s);
     float *part = dev_buf<float>(32 * 4 * C, key++, -1, 1, s);
-    T *dlogits = f32 ? (T *)probs : dlogits16;   /* model.cu: fp32 writes dlogits over probs */
     int *tok = NULL;
     CUDA_CHECK(cudaMalloc((void **)&tok, 2 * (size_t)BT * sizeof(int)));
     ZSF_LAUNCH(zsfb_tokens_kernel, 2 * (size_t)BT, s, tok, 2 * (size_t)BT, key++, V);
@@ -113,6 +243,18 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     CUBLAS_CHECK(cublasSetMathMode(h32, CUBLAS_TF32_TENSOR_OP_MATH));
     float *w32 = (float *)wT;   /* fp32 only: the TF32 comparison's weight */
 
+    if constexpr (!f32) {
+        unsigned bad = epilogue_rounding_mismatches<T>(hp, key, s);
+        key += 5;
+        cJSON_AddNumberToObject(out, "epilogue_rounding_mismatches", bad);
+        printf("zs-fast GEMM epilogue rounding (%s output) vs rounding.h: %u of %d elements differ\n",
+               zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16", bad, 2 * 512 * 512);
+        if (bad) {
+            fprintf(stderr, "zs-fast-bench: error: cuBLAS's 16-bit output rounding differs from rounding.h; model.cu's "
+                            "rounding points in GEMM epilogues are not exact on this device\n");
+            return 1;
+        }
+    }
     op_table ot = {cJSON_AddArrayToObject(out, "ops"), budget_s, s, {0, 0}, 0};
     printf("zs-fast ops (%s) at B=%d T=%d C=%d NH=%d V=%d (count = runs per step, %d layers):\n",
            f32 ? "fp32" : zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16", B, T_, C, NH, V, L);
@@ -142,30 +284,28 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
             });
     }
     ot.add("attention_forward", "fwd", L, 0,
-           [&] { attention_forward(hp, atty, att, datt, acc, (const T *)qkv, B, T_, C, NH, s); });
+           [&] { attention_forward(hp, atty, att, (const T *)qkv, B, T_, C, NH, s); });
     ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, (const T *)fch, 4 * nC, s); });
     const double fl_head = 2.0 * BT * C * V;
     const int Vp = logits_ld<T>(V);   /* model.cu's logits row stride */
     ot.add("gemm lm_head", "fwd", 1, fl_head,
-           [&] { lm_head_forward(hp, probs, (const T *)ln, (const T *)wteT, BT, C, V, Vp); });
+           [&] { lm_head_forward(hp, logits, (const T *)ln, (const T *)wteT, BT, C, V, Vp); });
     if constexpr (f32)
-        ot.tf32(1, fl_head, [&] { lm_head_forward(h32, probs, (const float *)ln, (const float *)wteT, BT, C, V, V); });
+        ot.tf32(1, fl_head,
+                [&] { lm_head_forward(h32, (float *)logits, (const float *)ln, (const float *)wteT, BT, C, V, V); });
     ot.add("crossentropy_forward", "fwd", 1, 0,
-           [&] { crossentropy_forward<T>(loss, losses, probs, tgt, BT, V, Vp, s); });
+           [&] { crossentropy_forward(loss, losses, (const T *)logits, tgt, BT, V, Vp, s); });
     /* backward */
     ot.add("crossentropy_backward", "bwd", 1, 0,
-           [&] { crossentropy_backward(dlogits, (const float *)probs, tgt, 1.0f / BT, BT, V, Vp, s); });
-    float *dC32 = f32_view(dC, acc);
+           [&] { crossentropy_backward(logits, tgt, 1.0f / BT, BT, V, Vp, s); });
     ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head, [&] {
-        lm_head_backward(hp, dC32, dwte, (const T *)dlogits, (const T *)ln, (const T *)wteT, BT, C, V, Vp);
+        lm_head_backward(hp, dC, acc, dwte, (const T *)logits, (const T *)ln, (const T *)wteT, BT, C, V, Vp, s);
     });
     if constexpr (f32)
         ot.tf32(1, 2 * fl_head, [&] {
-            lm_head_backward(h32, (float *)dC, dwte, (const float *)dlogits, (const float *)ln, (const float *)wteT, BT,
-                             C, V, V);
+            lm_head_backward(h32, (float *)dC, acc, dwte, (const float *)logits, (const float *)ln, (const float *)wteT,
+                             BT, C, V, V, s);
         });
-    if (!f32)
-        ot.add("round GEMM dinp [BT,C]", "bwd", 3 * L + 1, 0, [&] { store_f32(dC, (const float *)acc, nC, s); });
     /* layernorm_backward and encoder_backward kernel by kernel */
     ot.add("layernorm_backward dinp", "bwd", 2 * L + 1, 0, [&] {
         ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dres, (const T *)dC, (const T *)x, lnw, mean,
@@ -177,30 +317,33 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     for (const auto &g : lin) {
         char name[64];
         const double fl = 4.0 * BT * g.in * g.oc;
-        float *din32 = f32_view(g.in == C ? dC : fch, acc);   /* [BT, in]; dout is d4C [BT, oc], the input fch_gelu */
+        T *din = g.in == C ? dC : fch;   /* [BT, in]; dout is d4C [BT, oc], the input fch_gelu */
         snprintf(name, sizeof name, "gemm %s (2)", g.name);
         ot.add(name, "bwd", L, fl, [&] {
-            gemm(hp, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, (const T *)wT, g.oc, (const T *)d4C, g.oc, din32, g.in);
+            gemm(hp, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, (const T *)wT, g.oc, (const T *)d4C, g.oc, din, g.in);
             gemm(hp, CUBLAS_OP_N, CUBLAS_OP_T, g.oc, g.in, BT, (const T *)d4C, g.oc, (const T *)fch_gelu, g.in, dw, g.oc);
         });
         if constexpr (f32)
             ot.tf32(L, fl, [&] {
-                gemm(h32, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, w32, g.oc, (const float *)d4C, g.oc, din32, g.in);
+                gemm(h32, CUBLAS_OP_T, CUBLAS_OP_N, g.in, BT, g.oc, w32, g.oc, (const float *)d4C, g.oc, (float *)din, g.in);
                 gemm(h32, CUBLAS_OP_N, CUBLAS_OP_T, g.oc, g.in, BT, (const float *)d4C, g.oc, (const float *)fch_gelu,
                      g.in, dw, g.oc);
             });
         snprintf(name, sizeof name, "bias_backward %s", g.name);
         ot.add(name, "bwd", L, 0, [&] { bias_backward(dbias, part, (const T *)d4C, BT, g.oc, s); });
     }
-    float *d4C32 = f32_view(d4C, acc);
-    ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward(d4C, (const float *)d4C32, (const T *)fch, 4 * nC, s); });
+    ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward(d4C, (const T *)d4C, (const T *)fch, 4 * nC, s); });
     /* the whole pass: GEMMs, softmax backward, the non-finite check (the exact kernels return at once) */
     ot.add("attention_backward", "bwd", L, 0, [&] {
-        attention_backward(hp, dqkv, acc, datt, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, s);
+        attention_backward(hp, dqkv, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, s);
     });
     ot.add("encoder_backward wte", "bwd", 1, 0, [&] { encoder_backward_wte(dwte, (const T *)dres, inp, BT, C, s); });
     ot.add("encoder_backward wpe", "bwd", 1, 0,
            [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel<T>, (size_t)T_ * C, s, dwpe, (const T *)dres, B, T_, C); });
+
+    if constexpr (!f32)
+        gemm_variants<T>(cJSON_AddArrayToObject(out, "variants"), budget_s, hp, s, att, dpreatt, qkv, dC, dqkv, acc,
+                         ln, logits, dwte, B, T_, C, NH, V);
 
     cJSON *sum = cJSON_AddObjectToObject(out, "ops_sum");
     cJSON_AddNumberToObject(sum, "gemm_ms", ot.step_ms[0]);
@@ -214,8 +357,8 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
 
     cublasDestroy(hp);
     cublasDestroy(h32);
-    void *all[] = {x, ln, qkv, att, atty, res, fch, fch_gelu, dres, dC, d4C, dqkv, dpreatt, dlogits16, wteT, wT,
-                   mean, rstd, acc, datt, probs, losses, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
+    void *all[] = {x, ln, qkv, att, atty, res, fch, fch_gelu, dres, dC, d4C, dqkv, dpreatt, logits, wteT, wT,
+                   mean, rstd, acc, losses, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     CUDA_CHECK(cudaFree(tok));

@@ -2,12 +2,16 @@
  * [h*hs, (h+1)*hs) of each (hs = C/NH). att[B,NH,T,T] keeps the softmax for the backward pass
  * (entries above the diagonal are 0). out[B,T,C] = att @ v per head.
  *
- * The products are cuBLAS strided-batched GEMMs (fp32 compute and output; fp32 inputs on the model's
+ * The products are cuBLAS strided-batched GEMMs (fp32 compute; fp32 inputs on the model's
  * pedantic handle, no TF32; in fp16/bf16 16-bit inputs on tensor cores), one call per batch row b over
  * the NH heads, with full T x T tiles: the causal mask lives in the row kernels (softmax forward and
  * backward write exact zeros above the diagonal). Activations are stored as T (common.cuh): qkv, att,
- * out, dout, dpreatt and dqkv; the GEMMs' fp32 results (scores, datt, dqkv) go to fp32 scratch and are
- * rounded once where the spec rounds them (in fp32 the GEMMs write in place, as before). The row kernels
+ * out, dout, dpreatt and dqkv. Where a GEMM's result is itself a rounding point (the scores
+ * fl_M(acc * scale) and datt fl_M(v . dout)), the GEMM writes it as S, rounded in its epilogue (scale as
+ * alpha): the row kernels then rewrite that buffer in place (the scores become att, datt becomes
+ * dpreatt), and no [B,NH,T,T] tensor passes through fp32 scratch. fp32 keeps alpha = 1 and applies the
+ * scale in the kernel, as before. The other GEMM results are finished rounding points too (out, and
+ * dq, dk, dv of dqkv, each made by one GEMM): they are written as S the same way. The row kernels
  * give each row to one warp and reduce in a fixed order (lane-strided left folds, then a butterfly),
  * so runs are bit-identical. An fp32 sum may be reassociated (docs/conformance.md); every product and
  * rounding point of docs/spec/model.md is kept: scores fl_M(acc * scale), probabilities, values,
@@ -58,29 +62,30 @@ template <class T> static void attention_flag(const T *x, size_t n, cudaStream_t
 
 /* ---- warp-per-row kernels of the GEMM path ---------------------------------------------------- */
 
-/* scores holds the raw fp32 products q.k of each row (the whole T x T tile); att becomes the causal
- * softmax of fl_M(acc * scale), zero above the diagonal (fp32: att and scores are one buffer). One
- * warp per row (b, h, t). Rows of up to 32 * ATT_REGS entries are read once into registers (lane l
- * holds t2 = l, l + 32, ...); longer rows compute each exponential again in the last pass (same
- * input, same bits). Either way the folds run over the same values in the same order. */
+/* att holds the products q.k of each row (the whole T x T tile) as the GEMM wrote them: fp32 raw
+ * (scale = the softmax scale), fp16/bf16 already fl_M(acc * scale) (scale = 1, so rnd(x * 1) = x). It
+ * becomes, in place, the causal softmax of fl_M(acc * scale), zero above the diagonal. One warp per
+ * row (b, h, t). Rows of up to 32 * ATT_REGS entries are read once into registers (lane l holds
+ * t2 = l, l + 32, ...); longer rows compute each exponential again in the last pass from the entry
+ * the same lane is about to overwrite (same input, same bits). Either way the folds run over the same
+ * values in the same order. */
 #define ATT_REGS 32
-template <class S>
-__global__ static void attention_softmax_forward_kernel(S *att, const float *scores, size_t rows, int T, float scale)
+template <class S> __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int T, float scale)
 {
     size_t row = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (row >= rows)
         return;
     int t = (int)(row % T);
-    const float *sc = scores + row * T;
     S *a = att + row * T;
+    const S *sc = a;
     float maxv = -INFINITY, sum = 0.0f;
     if (T <= 32 * ATT_REGS) {
         float x[ATT_REGS];
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t2 = lane + 32 * k;
-            x[k] = t2 <= t ? rnd<S>(sc[t2] * scale) : 0.0f;   /* the scores are a rounding point */
+            x[k] = t2 <= t ? rnd<S>(ld(sc[t2]) * scale) : 0.0f;   /* the scores are a rounding point */
             if (t2 <= t)
                 maxv = x[k] > maxv ? x[k] : maxv;
         }
@@ -101,25 +106,28 @@ __global__ static void attention_softmax_forward_kernel(S *att, const float *sco
         return;
     }
     for (int t2 = lane; t2 <= t; t2 += 32) {
-        float x = rnd<S>(sc[t2] * scale);
+        float x = rnd<S>(ld(sc[t2]) * scale);
         maxv = x > maxv ? x : maxv;
     }
     maxv = warp_max(maxv);
     for (int t2 = lane; t2 <= t; t2 += 32)
-        sum = sum + expf(rnd<S>(sc[t2] * scale) - maxv);
+        sum = sum + expf(rnd<S>(ld(sc[t2]) * scale) - maxv);
     float inv = 1.0f / warp_sum(sum);
     for (int t2 = lane; t2 < T; t2 += 32)
-        a[t2] = st<S>(t2 <= t ? expf(rnd<S>(sc[t2] * scale) - maxv) * inv : 0.0f);
+        a[t2] = st<S>(t2 <= t ? expf(rnd<S>(ld(sc[t2]) * scale) - maxv) * inv : 0.0f);
 }
-#undef ATT_REGS
 
-/* dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])) * scale, with datt (fp32)
- * read as fl_M(datt) (a rounding point); 0 above the diagonal. In fp32 the scale is folded in here so
- * that the dq/dk GEMMs form exactly the reference's products k * (dpreatt * scale); in fp16/bf16
- * dpreatt is stored rounded (scale 1 here) and the GEMMs apply it. One warp per row. */
+/* dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])) * scale, written in place
+ * over datt (fl_M(datt) as the GEMM stored it: a rounding point); 0 above the diagonal. Each lane has
+ * read every entry of the dot product before the warp's fold, and then rewrites only entries it reads
+ * itself. In fp32 the scale is folded in here so that the dq/dk GEMMs form exactly the reference's
+ * products k * (dpreatt * scale); in fp16/bf16 dpreatt is stored rounded (scale 1 here) and the GEMMs
+ * apply it. One warp per row. Rows of up to 32 * ATT_REGS entries are read into registers first (the
+ * same folds over the same values): every load is issued before the first store, which the aliasing
+ * of the in-place rewrite would otherwise order after each store (measured on an H100 in bf16: 1.48 ms
+ * per layer with the loads in the store loop, performance-notes.md run 6). */
 template <class S>
-__global__ static void attention_softmax_backward_kernel(S *dpreatt, const float *datt, const S *att, size_t rows,
-                                                         int T, float scale)
+__global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale)
 {
     size_t row = zsf_warp_row();
     int lane = threadIdx.x % 32;
@@ -127,39 +135,82 @@ __global__ static void attention_softmax_backward_kernel(S *dpreatt, const float
         return;
     int t = (int)(row % T);
     const S *a = att + row * T;
-    const float *da = datt + row * T;
-    S *dp = dpreatt + row * T;
+    S *dp = datt_dpreatt + row * T;
+    const S *da = dp;
     float dot = 0.0f;
+    if (T <= 32 * ATT_REGS) {
+        float av[ATT_REGS], dv[ATT_REGS];
+#pragma unroll
+        for (int k = 0; k < ATT_REGS; k++) {
+            int t2 = lane + 32 * k;
+            av[k] = t2 <= t ? ld(a[t2]) : 0.0f;
+            dv[k] = t2 <= t ? ld(da[t2]) : 0.0f;
+            if (t2 <= t)
+                dot = dot + av[k] * dv[k];
+        }
+        dot = warp_sum(dot);
+#pragma unroll
+        for (int k = 0; k < ATT_REGS; k++) {
+            int t3 = lane + 32 * k;
+            if (t3 < T)
+                dp[t3] = st<S>(t3 <= t ? rnd<S>(av[k] * (dv[k] - dot)) * scale : 0.0f);
+        }
+        return;
+    }
     for (int t2 = lane; t2 <= t; t2 += 32)
-        dot = dot + ld(a[t2]) * rnd<S>(da[t2]);
+        dot = dot + ld(a[t2]) * ld(da[t2]);
     dot = warp_sum(dot);
     for (int t3 = lane; t3 < T; t3 += 32)
-        dp[t3] = st<S>(t3 <= t ? rnd<S>(ld(a[t3]) * (rnd<S>(da[t3]) - dot)) * scale : 0.0f);
+        dp[t3] = st<S>(t3 <= t ? rnd<S>(ld(a[t3]) * (ld(da[t3]) - dot)) * scale : 0.0f);
 }
+#undef ATT_REGS
 
 /* For each batch row b: C_h = alpha * op(A_h) @ op(B_h) over the NH heads h, column-major as cuBLAS sees
- * the row-major buffers; A_h = A + b*bA + h*hA (likewise B, C). Inputs stored as T; fp32 compute and
- * output. */
+ * the row-major buffers; A_h = A + b*bA + h*hA (likewise B, C). Inputs stored as S; fp32 compute; output
+ * stored as O (float, or S: fl_M(alpha * acc), converted round-to-nearest-even in the epilogue). */
 template <class S> struct attn_mat {
     const S *p;
     int ld;
     size_t per_b, per_h;
 };
 
-template <class S>
+template <class S, class O>
 static void attention_gemm(cublasHandle_t hdl, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           attn_mat<S> A, attn_mat<S> Bm, float *Cp, int ldc, size_t c_per_b, size_t c_per_h, int B,
+                           attn_mat<S> A, attn_mat<S> Bm, O *Cp, int ldc, size_t c_per_b, size_t c_per_h, int B,
                            int NH, float alpha = 1.0f)
 {
     const float zero = 0.0f;
     for (int b = 0; b < B; b++)
         CUBLAS_CHECK(cublasGemmStridedBatchedEx(
             hdl, ta, tb, m, n, k, &alpha, A.p + b * A.per_b, zsf_st<S>::cuda, A.ld, (long long)A.per_h,
-            Bm.p + b * Bm.per_b, zsf_st<S>::cuda, Bm.ld, (long long)Bm.per_h, &zero, Cp + b * c_per_b, CUDA_R_32F,
+            Bm.p + b * Bm.per_b, zsf_st<S>::cuda, Bm.ld, (long long)Bm.per_h, &zero, Cp + b * c_per_b, zsf_st<O>::cuda,
             ldc, (long long)c_per_h, NH, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /* ---- the exact kernels: the reference's loops, run only when the flag is raised ---------------- */
+
+/* f(i) for i = 0 .. n-1 in a grid-stride loop, when the flag is raised. The exact kernels are launched
+ * with at most ATTENTION_EXACT_BLOCKS blocks: while the flag is clear (every step but fp16 overflow
+ * steps) a launch then costs one short wave, not a block per ZSF_BLOCK elements. */
+#define ATTENTION_EXACT_BLOCKS 1024u
+template <class F> __device__ static void attention_exact_each(size_t n, F f)
+{
+    if (!attention_nonfinite)
+        return;
+    for (size_t i = zsf_tid(); i < n; i += (size_t)gridDim.x * blockDim.x)
+        f(i);
+}
+
+#define ATTENTION_EXACT_LAUNCH(kernel, n, stream, ...)                                             \
+    do {                                                                                           \
+        size_t att_n_ = (n);                                                                       \
+        if (att_n_) {                                                                              \
+            unsigned att_b_ = zsf_blocks(att_n_);                                                  \
+            att_b_ = att_b_ < ATTENTION_EXACT_BLOCKS ? att_b_ : ATTENTION_EXACT_BLOCKS;            \
+            kernel<<<att_b_, ZSF_BLOCK, 0, (stream)>>>(__VA_ARGS__);                               \
+            CUDA_CHECK_LAUNCH();                                                                   \
+        }                                                                                          \
+    } while (0)
 
 /* One thread per (b, h, t): scores q.k * scale for t2 <= t, softmax with the max subtracted, then the
  * weighted sum of v. The rounded scores are kept in att; each exponential is computed from them again
@@ -167,122 +218,116 @@ static void attention_gemm(cublasHandle_t hdl, cublasOperation_t ta, cublasOpera
 template <class S>
 __global__ static void attention_forward_exact_kernel(S *out, S *att, const S *qkv, int B, int T, int C, int NH)
 {
-    size_t row = zsf_tid();   /* over B*NH*T, ordered (b, h, t) */
-    if (!attention_nonfinite || row >= (size_t)B * NH * T)
-        return;
-    int t = (int)(row % T), h = (int)((row / T) % NH), b = (int)(row / ((size_t)T * NH));
-    int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-    S *a = ROW(att, b, h, t);
-    float maxv = 0.0f;
-    for (int t2 = 0; t2 <= t; t2++) {
-        float acc = 0.0f;
-        for (int i = 0; i < hs; i++)
-            acc = acc + ld(QKV(b, t, 0, h, i)) * ld(QKV(b, t2, 1, h, i));
-        float sc = rnd<S>(acc * scale);   /* the scores are a rounding point */
-        a[t2] = st<S>(sc);
-        maxv = t2 == 0 || sc > maxv ? sc : maxv;
-    }
-    float sum = 0.0f;
-    for (int t2 = 0; t2 <= t; t2++)
-        sum = sum + expf(ld(a[t2]) - maxv);
-    float inv = 1.0f / sum;
-    for (int t2 = 0; t2 < T; t2++)
-        a[t2] = st<S>(t2 <= t ? expf(ld(a[t2]) - maxv) * inv : 0.0f);
-    S *o = out + ((size_t)b * T + t) * C + (size_t)h * hs;
-    for (int i = 0; i < hs; i++) {
-        float acc = 0.0f;
-        for (int t2 = 0; t2 <= t; t2++)
-            acc = acc + ld(a[t2]) * ld(QKV(b, t2, 2, h, i));
-        o[i] = st<S>(acc);
-    }
-}
-
-/* datt[b,h,t,t2] = fl_M(v[t2] . dout[t]) for t2 <= t (0 above), held in fp32. One thread per (b, h, t). */
-template <class S>
-__global__ static void attention_datt_exact_kernel(float *datt, const S *dout, const S *qkv, int B, int T, int C,
-                                                   int NH)
-{
-    size_t row = zsf_tid();
-    if (!attention_nonfinite || row >= (size_t)B * NH * T)
-        return;
-    int t = (int)(row % T), h = (int)((row / T) % NH), b = (int)(row / ((size_t)T * NH));
-    int hs = C / NH;
-    const S *d = dout + ((size_t)b * T + t) * C + (size_t)h * hs;
-    float *da = ROW(datt, b, h, t);
-    for (int t2 = 0; t2 < T; t2++) {
-        float acc = 0.0f;
-        if (t2 <= t)
+    attention_exact_each((size_t)B * NH * T, [&](size_t row) {   /* over B*NH*T, ordered (b, h, t) */
+        int t = (int)(row % T), h = (int)((row / T) % NH), b = (int)(row / ((size_t)T * NH));
+        int hs = C / NH;
+        float scale = 1.0f / sqrtf((float)hs);
+        S *a = ROW(att, b, h, t);
+        float maxv = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++) {
+            float acc = 0.0f;
             for (int i = 0; i < hs; i++)
-                acc = acc + ld(QKV(b, t2, 2, h, i)) * ld(d[i]);
-        da[t2] = rnd<S>(acc);
-    }
+                acc = acc + ld(QKV(b, t, 0, h, i)) * ld(QKV(b, t2, 1, h, i));
+            float sc = rnd<S>(acc * scale);   /* the scores are a rounding point */
+            a[t2] = st<S>(sc);
+            maxv = t2 == 0 || sc > maxv ? sc : maxv;
+        }
+        float sum = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++)
+            sum = sum + expf(ld(a[t2]) - maxv);
+        float inv = 1.0f / sum;
+        for (int t2 = 0; t2 < T; t2++)
+            a[t2] = st<S>(t2 <= t ? expf(ld(a[t2]) - maxv) * inv : 0.0f);
+        S *o = out + ((size_t)b * T + t) * C + (size_t)h * hs;
+        for (int i = 0; i < hs; i++) {
+            float acc = 0.0f;
+            for (int t2 = 0; t2 <= t; t2++)
+                acc = acc + ld(a[t2]) * ld(QKV(b, t2, 2, h, i));
+            o[i] = st<S>(acc);
+        }
+    });
 }
 
-/* dv[b,t2,h,i] = sum over t >= t2 (ascending) of att[t,t2] * dout[t,i], into the fp32 dqkv32.
+/* datt[b,h,t,t2] = fl_M(v[t2] . dout[t]) for t2 <= t (0 above), stored as S in the dpreatt buffer (the
+ * softmax backward rewrites it in place). One thread per (b, h, t). */
+template <class S>
+__global__ static void attention_datt_exact_kernel(S *datt, const S *dout, const S *qkv, int B, int T, int C, int NH)
+{
+    attention_exact_each((size_t)B * NH * T, [&](size_t row) {
+        int t = (int)(row % T), h = (int)((row / T) % NH), b = (int)(row / ((size_t)T * NH));
+        int hs = C / NH;
+        const S *d = dout + ((size_t)b * T + t) * C + (size_t)h * hs;
+        S *da = ROW(datt, b, h, t);
+        for (int t2 = 0; t2 < T; t2++) {
+            float acc = 0.0f;
+            if (t2 <= t)
+                for (int i = 0; i < hs; i++)
+                    acc = acc + ld(QKV(b, t2, 2, h, i)) * ld(d[i]);
+            da[t2] = st<S>(acc);
+        }
+    });
+}
+
+/* dv[b,t2,h,i] = fl_M(sum over t >= t2 (ascending) of att[t,t2] * dout[t,i]), into dqkv.
  * One thread per (b, t2, h, i). */
 template <class S>
-__global__ static void attention_dv_exact_kernel(float *dqkv32, const S *dout, const S *att, int B, int T, int C,
-                                                 int NH)
+__global__ static void attention_dv_exact_kernel(S *dqkv, const S *dout, const S *att, int B, int T, int C, int NH)
 {
-    size_t idx = zsf_tid();   /* over B*T*C, ordered (b, t2, h*hs + i) */
-    if (!attention_nonfinite || idx >= (size_t)B * T * C)
-        return;
-    int hs = C / NH;
-    int c = (int)(idx % C), t2 = (int)((idx / C) % T), b = (int)(idx / ((size_t)C * T));
-    int h = c / hs;
-    float acc = 0.0f;
-    for (int t = t2; t < T; t++)
-        acc = acc + ld(ROW(att, b, h, t)[t2]) * ld(dout[((size_t)b * T + t) * C + c]);
-    dqkv32[(((size_t)b * T + t2) * 3 + 2) * C + c] = acc;
+    attention_exact_each((size_t)B * T * C, [&](size_t idx) {   /* over B*T*C, ordered (b, t2, h*hs + i) */
+        int hs = C / NH;
+        int c = (int)(idx % C), t2 = (int)((idx / C) % T), b = (int)(idx / ((size_t)C * T));
+        int h = c / hs;
+        float acc = 0.0f;
+        for (int t = t2; t < T; t++)
+            acc = acc + ld(ROW(att, b, h, t)[t2]) * ld(dout[((size_t)b * T + t) * C + c]);
+        dqkv[(((size_t)b * T + t2) * 3 + 2) * C + c] = st<S>(acc);
+    });
 }
 
-/* Softmax backward: dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])). */
+/* Softmax backward: dpreatt[t3] = fl_M(att[t3] * (datt[t3] - sum_{t2<=t} att[t2] * datt[t2])), in place
+ * over datt (the row's dot product is complete before its first entry is rewritten). */
 template <class S>
-__global__ static void attention_softmax_backward_exact_kernel(S *dpreatt, const float *datt, const S *att, int B,
-                                                               int T, int NH)
+__global__ static void attention_softmax_backward_exact_kernel(S *datt_dpreatt, const S *att, int B, int T, int NH)
 {
-    size_t row = zsf_tid();
-    if (!attention_nonfinite || row >= (size_t)B * NH * T)
-        return;
-    int t = (int)(row % T);
-    const S *a = att + row * T;
-    const float *da = datt + row * T;
-    S *dp = dpreatt + row * T;
-    float dot = 0.0f;
-    for (int t2 = 0; t2 <= t; t2++)
-        dot = dot + ld(a[t2]) * da[t2];
-    for (int t3 = 0; t3 < T; t3++)
-        dp[t3] = st<S>(t3 <= t ? ld(a[t3]) * (da[t3] - dot) : 0.0f);
+    attention_exact_each((size_t)B * NH * T, [&](size_t row) {
+        int t = (int)(row % T);
+        const S *a = att + row * T;
+        S *dp = datt_dpreatt + row * T;
+        const S *da = dp;
+        float dot = 0.0f;
+        for (int t2 = 0; t2 <= t; t2++)
+            dot = dot + ld(a[t2]) * ld(da[t2]);
+        for (int t3 = 0; t3 < T; t3++)
+            dp[t3] = st<S>(t3 <= t ? ld(a[t3]) * (ld(da[t3]) - dot) : 0.0f);
+    });
 }
 
 /* dq[b,t,h,i] = sum_{t2<=t} k[t2,i] * (dpreatt[t,t2] * scale);
  * dk[b,t2,h,i] = sum_{t>=t2} q[t,i] * (dpreatt[t,t2] * scale). One thread per element of each, into
- * the fp32 dqkv32. */
+ * dqkv (rounded). */
 template <class S>
-__global__ static void attention_dqk_exact_kernel(float *dqkv32, const S *dpreatt, const S *qkv, int B, int T, int C,
+__global__ static void attention_dqk_exact_kernel(S *dqkv, const S *dpreatt, const S *qkv, int B, int T, int C,
                                                   int NH)
 {
-    size_t idx = zsf_tid();   /* over 2*B*T*C: first half dq, second half dk */
     size_t n = (size_t)B * T * C;
-    if (!attention_nonfinite || idx >= 2 * n)
-        return;
-    int is_k = idx >= n;
-    size_t e = is_k ? idx - n : idx;
-    int hs = C / NH;
-    int c = (int)(e % C), t = (int)((e / C) % T), b = (int)(e / ((size_t)C * T));
-    int h = c / hs, i = c % hs;
-    float scale = 1.0f / sqrtf((float)hs);
-    float acc = 0.0f;
-    if (!is_k) {
-        for (int t2 = 0; t2 <= t; t2++)
-            acc = acc + ld(QKV(b, t2, 1, h, i)) * (ld(ROW(dpreatt, b, h, t)[t2]) * scale);
-        dqkv32[(((size_t)b * T + t) * 3 + 0) * C + c] = acc;
-    } else {   /* here t plays t2: the key position */
-        for (int tq = t; tq < T; tq++)
-            acc = acc + ld(QKV(b, tq, 0, h, i)) * (ld(ROW(dpreatt, b, h, tq)[t]) * scale);
-        dqkv32[(((size_t)b * T + t) * 3 + 1) * C + c] = acc;
-    }
+    attention_exact_each(2 * n, [&](size_t idx) {   /* over 2*B*T*C: first half dq, second half dk */
+        int is_k = idx >= n;
+        size_t e = is_k ? idx - n : idx;
+        int hs = C / NH;
+        int c = (int)(e % C), t = (int)((e / C) % T), b = (int)(e / ((size_t)C * T));
+        int h = c / hs, i = c % hs;
+        float scale = 1.0f / sqrtf((float)hs);
+        float acc = 0.0f;
+        if (!is_k) {
+            for (int t2 = 0; t2 <= t; t2++)
+                acc = acc + ld(QKV(b, t2, 1, h, i)) * (ld(ROW(dpreatt, b, h, t)[t2]) * scale);
+            dqkv[(((size_t)b * T + t) * 3 + 0) * C + c] = st<S>(acc);
+        } else {   /* here t plays t2: the key position */
+            for (int tq = t; tq < T; tq++)
+                acc = acc + ld(QKV(b, tq, 0, h, i)) * (ld(ROW(dpreatt, b, h, tq)[t]) * scale);
+            dqkv[(((size_t)b * T + t) * 3 + 1) * C + c] = st<S>(acc);
+        }
+    });
 }
 
 #undef QKV
@@ -293,11 +338,10 @@ __global__ static void attention_dqk_exact_kernel(float *dqkv32, const S *dpreat
  * transpose. Per head: q, k, v are [T,hs] with ld 3C, att/datt/dpreatt [T,T] with ld T, out/dout
  * [T,hs] with ld C. S is the activation storage type (float, __half, __nv_bfloat16). */
 
-/* scores32: [B,NH,T,T] and out32: [B,T,C] fp32 scratch (unused in fp32, where att and out take the
- * GEMMs' results in place). */
+/* out: [B,T,C]; att: [B,NH,T,T] (the scores, then the softmax, in place). */
 template <class S>
-static void attention_forward(cublasHandle_t hdl, S *out, S *att, float *scores32, float *out32, const S *qkv, int B,
-                              int T, int C, int NH, cudaStream_t s)
+static void attention_forward(cublasHandle_t hdl, S *out, S *att, const S *qkv, int B, int T, int C, int NH,
+                              cudaStream_t s)
 {
     const int hs = C / NH;
     const size_t rows = (size_t)B * NH * T, TT = (size_t)T * T, T3C = (size_t)T * 3 * C;
@@ -306,22 +350,21 @@ static void attention_forward(cublasHandle_t hdl, S *out, S *att, float *scores3
     attention_flag(qkv, (size_t)B * T3C, s);
     const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
     const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, a = {att, T, NH * TT, TT};
-    float *sc = f32_view(att, scores32), *o = f32_view(out, out32);
-    /* scores^T[t2,t] = k[t2,:] . q[t,:] */
-    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, k, q, sc, T, NH * TT, TT, B, NH);
-    ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, sc, rows, T, 1.0f / sqrtf((float)hs));
+    /* scores^T[t2,t] = k[t2,:] . q[t,:]; fp16/bf16: fl_M(acc * scale) from the GEMM's epilogue */
+    const float scale = 1.0f / sqrtf((float)hs);
+    const float gemm_scale = zsf_is_f32<S> ? 1.0f : scale, row_scale = zsf_is_f32<S> ? scale : 1.0f;
+    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, k, q, att, T, NH * TT, TT, B, NH, gemm_scale);
+    ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale);
     /* out^T[i,t] = sum_t2 v^T[i,t2] att^T[t2,t] */
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, o, C, (size_t)T * C, (size_t)hs, B, NH);
-    store_f32(out, o, (size_t)B * T * C, s);
-    ZSF_LAUNCH(attention_forward_exact_kernel<S>, rows, s, out, att, qkv, B, T, C, NH);
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, out, C, (size_t)T * C, (size_t)hs, B, NH);
+    ATTENTION_EXACT_LAUNCH(attention_forward_exact_kernel<S>, rows, s, out, att, qkv, B, T, C, NH);
 }
 
-/* dqkv[B,T,3C] (written) from dout[B,T,C]; datt: [B,NH,T,T] fp32 scratch, dpreatt: [B,NH,T,T] scratch;
- * dqkv32: [B,T,3C] fp32 scratch (unused in fp32). datt, dpreatt and the finished dqkv are rounding
- * points. */
+/* dqkv[B,T,3C] (written) from dout[B,T,C]; dpreatt: [B,NH,T,T] scratch (datt, then dpreatt in place).
+ * datt, dpreatt and the finished dqkv are rounding points. */
 template <class S>
-static void attention_backward(cublasHandle_t hdl, S *dqkv, float *dqkv32, float *datt, S *dpreatt, const S *dout,
-                               const S *att, const S *qkv, int B, int T, int C, int NH, cudaStream_t s)
+static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S *dout, const S *att, const S *qkv,
+                               int B, int T, int C, int NH, cudaStream_t s)
 {
     const int hs = C / NH;
     const size_t rows = (size_t)B * NH * T, TT = (size_t)T * T, T3C = (size_t)T * 3 * C, TC = (size_t)T * C;
@@ -332,24 +375,22 @@ static void attention_backward(cublasHandle_t hdl, S *dqkv, float *dqkv32, float
     CUDA_CHECK_LAUNCH();
     attention_flag(qkv, (size_t)B * T3C, s);
     attention_flag(dout, (size_t)B * TC, s);
-    float *d32 = f32_view(dqkv, dqkv32);
     const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
     const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, d = {dout, C, TC, (size_t)hs};
     const attn_mat<S> a = {att, T, NH * TT, TT}, dp = {dpreatt, T, NH * TT, TT};
-    /* datt^T[t2,t] = v[t2,:] . dout[t,:] (rounded where the softmax backward reads it) */
-    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, v, d, datt, T, NH * TT, TT, B, NH);
+    /* datt^T[t2,t] = v[t2,:] . dout[t,:], stored fl_M(datt) into dpreatt's buffer */
+    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, v, d, dpreatt, T, NH * TT, TT, B, NH);
     /* dv^T[i,t2] = sum_t dout^T[i,t] att[t,t2] */
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, d, a, d32 + 2 * C, 3 * C, T3C, (size_t)hs, B, NH);
-    ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, datt, att, rows, T, dp_scale);
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH);
+    ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, dp_scale);
     /* dq^T[i,t] = sum_t2 k^T[i,t2] dps^T[t2,t];  dk^T[i,t2] = sum_t q^T[i,t] dps[t,t2] */
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, d32, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, d32 + C, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
+    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
     /* the exact pass, when an input is not finite */
-    ZSF_LAUNCH(attention_datt_exact_kernel<S>, rows, s, datt, dout, qkv, B, T, C, NH);
-    ZSF_LAUNCH(attention_dv_exact_kernel<S>, (size_t)B * TC, s, d32, dout, att, B, T, C, NH);
-    ZSF_LAUNCH(attention_softmax_backward_exact_kernel<S>, rows, s, dpreatt, datt, att, B, T, NH);
-    ZSF_LAUNCH(attention_dqk_exact_kernel<S>, 2 * (size_t)B * TC, s, d32, dpreatt, qkv, B, T, C, NH);
-    store_f32(dqkv, d32, 3 * (size_t)B * TC, s);
+    ATTENTION_EXACT_LAUNCH(attention_datt_exact_kernel<S>, rows, s, dpreatt, dout, qkv, B, T, C, NH);
+    ATTENTION_EXACT_LAUNCH(attention_dv_exact_kernel<S>, (size_t)B * TC, s, dqkv, dout, att, B, T, C, NH);
+    ATTENTION_EXACT_LAUNCH(attention_softmax_backward_exact_kernel<S>, rows, s, dpreatt, att, B, T, NH);
+    ATTENTION_EXACT_LAUNCH(attention_dqk_exact_kernel<S>, 2 * (size_t)B * TC, s, dqkv, dpreatt, qkv, B, T, C, NH);
 }
 
 #endif

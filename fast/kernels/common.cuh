@@ -135,28 +135,14 @@ template <class F> static inline void zsf_dispatch(zsf_dtype dt, F f)
         f(0.0f);
 }
 
-/* Where a GEMM of a T-stored result writes its fp32 output: the result itself when T is float (the
- * fp32 code path, unchanged), else the fp32 scratch that store_f32 then rounds from. */
+/* Where a GEMM of a T-stored result writes its fp32 output when a kernel finishes that result (a bias
+ * added before the rounding): the result itself when T is float (the fp32 code path), else fp32 scratch. */
 template <class T> static inline float *f32_view(T *buf, float *scratch)
 {
     if constexpr (zsf_is_f32<T>)
         return buf;
     else
         return scratch;
-}
-
-template <class T> __global__ static void store_f32_kernel(T *out, const float *in, size_t n)
-{
-    size_t i = zsf_tid();
-    if (i < n)
-        out[i] = st<T>(in[i]);
-}
-
-/* out = fl_M(in), the rounding point of a finished GEMM result (nothing when they are one float buffer). */
-template <class T> static void store_f32(T *out, const float *in, size_t n, cudaStream_t s)
-{
-    if ((const void *)out != (const void *)in)
-        ZSF_LAUNCH(store_f32_kernel<T>, n, s, out, in, n);
 }
 
 /* out[i] = ((part[0][i] + part[1][i]) + ...) over `chunks` rows of n: level 2 of the deterministic

@@ -1,12 +1,20 @@
-/* Softmax cross-entropy per position. logits[BT,V] (fp32, rows ld apart) become probs in place
- * (softmax of fl_M(logits) with the row maximum subtracted: the logits' rounding point is applied as
- * they are read; one block per row, reductions in a fixed order); losses[bt] =
- * -log(probs[target]). The loss of the micro-batch is the mean, summed in bt order in fp32 (one thread).
- * All of these are fp32. Backward: dlogits = fl_M((probs - onehot) * dlpp) with dlpp = dloss / (B*T),
- * stored as T with the same row stride (fp32: in place over probs). fp16/bf16 pad the rows to a
- * multiple of 64 (model.cu) so that the LM head's tensor-core GEMMs see aligned leading dimensions. */
+/* Softmax cross-entropy per position, from the logits as the LM head's GEMM stored them: T, rows ld
+ * apart (in fp16/bf16 that store is the logits' rounding point fl_M, done in the GEMM's epilogue).
+ * Forward: losses[bt] = -log(p[target]), p the softmax of the row with its maximum subtracted; the
+ * loss of the micro-batch is the mean, summed in bt order in fp32 (one thread). Backward:
+ * dlogits = fl_M((p - onehot) * dlpp), dlpp = dloss / (B*T), written over the logits in place; p is
+ * computed again from the logits with the forward pass's operations in its order, so it has the same
+ * bits. No [BT,V] tensor is held in fp32 beyond the logits of an fp32 run.
+ *
+ * One block per row, reductions in a fixed order (each thread folds v = tid, tid + ZSF_BLOCK, ...,
+ * then block_reduce), so runs are bit-identical. Each pass reads the row three times (maximum, sum,
+ * result); when the row fits in shared memory it is staged there first, so it comes from DRAM once.
+ * fp16/bf16 pad the rows to a multiple of 64 (matmul.cuh logits_ld) so that the LM head's
+ * tensor-core GEMMs see aligned leading dimensions; the padding is never read. */
 #ifndef ZS_FAST_KERNELS_CROSSENTROPY_CUH
 #define ZS_FAST_KERNELS_CROSSENTROPY_CUH
+
+#include <stdint.h>
 
 #include "common.cuh"
 
@@ -26,30 +34,80 @@ __device__ static float block_reduce(float x, int is_max)
     return r;
 }
 
-/* One block of ZSF_BLOCK threads per row; each thread folds v = tid, tid + ZSF_BLOCK, ... in order. */
-template <class T>
-__global__ static void crossentropy_forward_kernel(float *losses, float *logits_probs, const int *targets, int BT,
-                                                   int V, int ld)
+extern __shared__ int4 crossentropy_stage[];
+
+/* The row the block works on: a copy in shared memory when `staged` (then the row is 16-byte aligned:
+ * 16-byte copies, four in flight per thread, since few blocks fit on an SM), else the row itself. */
+template <class T> __device__ static const T *crossentropy_row(const T *row, int V, int staged)
 {
-    size_t bt = blockIdx.x;
-    float *p = logits_probs + bt * ld;
+    if (!staged)
+        return row;
+    const int4 *src = (const int4 *)row;
+    int4 *dst = crossentropy_stage;
+    size_t n16 = (size_t)V * sizeof(T) / 16, i = threadIdx.x;
+    for (; i + 3 * ZSF_BLOCK < n16; i += 4 * ZSF_BLOCK) {
+        int4 a = src[i], b = src[i + ZSF_BLOCK], c = src[i + 2 * ZSF_BLOCK], d = src[i + 3 * ZSF_BLOCK];
+        dst[i] = a;
+        dst[i + ZSF_BLOCK] = b;
+        dst[i + 2 * ZSF_BLOCK] = c;
+        dst[i + 3 * ZSF_BLOCK] = d;
+    }
+    for (; i < n16; i += ZSF_BLOCK)
+        dst[i] = src[i];
+    T *s = (T *)crossentropy_stage;
+    for (int v = (int)(n16 * 16 / sizeof(T)) + (int)threadIdx.x; v < V; v += ZSF_BLOCK)
+        s[v] = row[v];
+    __syncthreads();
+    return s;
+}
+
+/* The row's maximum and 1 / sum exp(x - max), identical in every thread. The last fold's
+ * __syncthreads also means that every thread has finished reading the row. */
+struct softmax_stats {
+    float maxv, inv;
+};
+
+template <class T> __device__ static softmax_stats crossentropy_stats(const T *x, int V)
+{
     float maxv = -INFINITY;
     for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK) {
-        float x = rnd<T>(p[v]);   /* the logits are a rounding point */
-        maxv = x > maxv ? x : maxv;
+        float xv = ld(x[v]);
+        maxv = xv > maxv ? xv : maxv;
     }
     maxv = block_reduce(maxv, 1);
     float sum = 0.0f;
-    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK) {
-        p[v] = expf(rnd<T>(p[v]) - maxv);
-        sum = sum + p[v];
-    }
-    float inv = 1.0f / block_reduce(sum, 0);
     for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK)
-        p[v] = p[v] * inv;
-    __syncthreads();   /* p[target] may be another thread's element */
+        sum = sum + expf(ld(x[v]) - maxv);
+    softmax_stats r = {maxv, 1.0f / block_reduce(sum, 0)};
+    return r;
+}
+
+template <class T>
+__global__ static void crossentropy_forward_kernel(float *losses, const T *logits, const int *targets, int V,
+                                                   int row_ld, int staged)
+{
+    size_t bt = blockIdx.x;
+    const T *x = crossentropy_row(logits + bt * row_ld, V, staged);
+    softmax_stats r = crossentropy_stats(x, V);
     if (threadIdx.x == 0)
-        losses[bt] = -logf(p[targets[bt]]);
+        losses[bt] = -logf(expf(ld(x[targets[bt]]) - r.maxv) * r.inv);
+}
+
+/* In place: each thread rewrites only the entries it reads (after the stats, which every thread has
+ * finished reading for). */
+template <class T>
+__global__ static void crossentropy_backward_kernel(T *logits_dlogits, const int *targets, float dlpp, int V,
+                                                    int row_ld, int staged)
+{
+    size_t bt = blockIdx.x;
+    T *row = logits_dlogits + bt * row_ld;
+    const T *x = crossentropy_row((const T *)row, V, staged);
+    softmax_stats r = crossentropy_stats(x, V);
+    int target = targets[bt];
+    for (int v = (int)threadIdx.x; v < V; v += ZSF_BLOCK) {
+        float p = expf(ld(x[v]) - r.maxv) * r.inv;
+        row[v] = st<T>((p - (v == target ? 1.0f : 0.0f)) * dlpp);
+    }
 }
 
 __global__ static void mean_loss_kernel(float *out, const float *losses, int BT)
@@ -62,35 +120,44 @@ __global__ static void mean_loss_kernel(float *out, const float *losses, int BT)
     *out = sum / (float)BT;
 }
 
-template <class T>
-__global__ static void crossentropy_backward_kernel(T *dlogits, const float *probs, const int *targets, float dlpp,
-                                                    int BT, int V, int ld)
+/* The dynamic shared memory that stages a row of V entries, or 0 (the kernels then read the row from
+ * global memory each time) when the rows are not 16-byte aligned (fp32's V = 50257) or a row exceeds
+ * the device's per-block limit. Raises the kernel's limit to it. */
+template <class T, class K> static size_t crossentropy_stage_bytes(K kernel, int V, int row_ld)
 {
-    size_t i = zsf_tid();
-    if (i >= (size_t)BT * V)
-        return;
-    size_t bt = i / V;
-    int v = (int)(i % V);
-    float indicator = v == targets[bt] ? 1.0f : 0.0f;
-    dlogits[bt * ld + v] = st<T>((probs[bt * ld + v] - indicator) * dlpp);
+    int dev, optin;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    size_t bytes = ((size_t)V * sizeof(T) + 15) / 16 * 16;
+    if ((size_t)row_ld * sizeof(T) % 16 != 0 || bytes > (size_t)optin)
+        return 0;
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    return bytes;
 }
 
 template <class T>
-static void crossentropy_forward(float *loss, float *losses, float *logits_probs, const int *targets, int BT, int V,
-                                 int ld, cudaStream_t s)
+static void crossentropy_forward(float *loss, float *losses, const T *logits, const int *targets, int BT, int V,
+                                 int row_ld, cudaStream_t s)
 {
     if (BT > 0) {
-        crossentropy_forward_kernel<T><<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(losses, logits_probs, targets, BT, V, ld);
+        size_t smem = crossentropy_stage_bytes<T>(crossentropy_forward_kernel<T>, V, row_ld);
+        crossentropy_forward_kernel<T><<<(unsigned)BT, ZSF_BLOCK, smem, s>>>(losses, logits, targets, V, row_ld,
+                                                                             smem > 0);
         CUDA_CHECK_LAUNCH();
     }
     ZSF_LAUNCH(mean_loss_kernel, 1, s, loss, losses, BT);
 }
 
 template <class T>
-static void crossentropy_backward(T *dlogits, const float *probs, const int *targets, float dlpp, int BT, int V,
-                                  int ld, cudaStream_t s)
+static void crossentropy_backward(T *logits_dlogits, const int *targets, float dlpp, int BT, int V, int row_ld,
+                                  cudaStream_t s)
 {
-    ZSF_LAUNCH(crossentropy_backward_kernel<T>, (size_t)BT * V, s, dlogits, probs, targets, dlpp, BT, V, ld);
+    if (BT > 0) {
+        size_t smem = crossentropy_stage_bytes<T>(crossentropy_backward_kernel<T>, V, row_ld);
+        crossentropy_backward_kernel<T><<<(unsigned)BT, ZSF_BLOCK, smem, s>>>(logits_dlogits, targets, dlpp, V, row_ld,
+                                                                              smem > 0);
+        CUDA_CHECK_LAUNCH();
+    }
 }
 
 #endif

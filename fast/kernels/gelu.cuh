@@ -23,9 +23,9 @@ template <class T> __global__ static void gelu_forward_kernel(T *out, const T *i
     out[i] = st<T>(0.5f * x * (1.0f + tanhf(gelu_arg(x))));
 }
 
-/* d[i] = fl_M(gelu'(inp[i]) * fl_M(d32[i])): d32 is the fp32 GEMM result of the GELU output's gradient
- * (rounded: a finished activation gradient), d the GELU input's (fp32: d and d32 are one buffer). */
-template <class T> __global__ static void gelu_backward_kernel(T *d, const float *d32, const T *inp, size_t n)
+/* d[i] = fl_M(gelu'(inp[i]) * dout[i]): dout is the GELU output's gradient as its GEMM stored it (a
+ * finished activation gradient, rounded), d the GELU input's; they may be one buffer. */
+template <class T> __global__ static void gelu_backward_kernel(T *d, const T *dout, const T *inp, size_t n)
 {
     size_t i = zsf_tid();
     if (i >= n)
@@ -36,7 +36,7 @@ template <class T> __global__ static void gelu_backward_kernel(T *d, const float
     float ch = coshf(arg);
     float sech2 = 1.0f / (ch * ch);
     float local = 0.5f * (1.0f + th) + x * 0.5f * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-    d[i] = st<T>(local * rnd<T>(d32[i]));
+    d[i] = st<T>(local * ld(dout[i]));
 }
 
 template <class T> static void gelu_forward(T *out, const T *inp, size_t n, cudaStream_t s)
@@ -44,9 +44,9 @@ template <class T> static void gelu_forward(T *out, const T *inp, size_t n, cuda
     ZSF_LAUNCH(gelu_forward_kernel<T>, n, s, out, inp, n);
 }
 
-template <class T> static void gelu_backward(T *d, const float *d32, const T *inp, size_t n, cudaStream_t s)
+template <class T> static void gelu_backward(T *d, const T *dout, const T *inp, size_t n, cudaStream_t s)
 {
-    ZSF_LAUNCH(gelu_backward_kernel<T>, n, s, d, d32, inp, n);
+    ZSF_LAUNCH(gelu_backward_kernel<T>, n, s, d, dout, inp, n);
 }
 
 #undef GELU_SCALE

@@ -12,14 +12,15 @@
 
 #include "common.cuh"
 
-/* C[m,n] (column-major, fp32) = alpha * op(A) @ op(B), A and B stored as T, fp32 compute. */
-template <class T>
+/* C[m,n] (column-major) = alpha * op(A) @ op(B), A and B stored as T, fp32 compute; C stored as O
+ * (float, or T: the fp32 result rounded to nearest even in the GEMM's epilogue). */
+template <class T, class O>
 static void gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const T *A,
-                 int lda, const T *B, int ldb, float *C, int ldc, float alpha = 1.0f)
+                 int lda, const T *B, int ldb, O *C, int ldc, float alpha = 1.0f)
 {
     const float zero = 0.0f;
     CUBLAS_CHECK(cublasGemmEx(h, ta, tb, m, n, k, &alpha, A, zsf_st<T>::cuda, lda, B, zsf_st<T>::cuda, ldb, &zero,
-                              C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                              C, zsf_st<O>::cuda, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /* out = fl_M(acc + bias) (fp32: out and acc are one buffer). */
@@ -110,13 +111,14 @@ static void matmul_forward_residual(cublasHandle_t h, T *out, const T *residual,
     ZSF_LAUNCH(add_bias_residual_kernel<T>, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC);
 }
 
-/* dinp32[BT,C] = dout[BT,OC] @ weight^T in fp32 (the caller rounds it where it is complete);
- * dweight[C,OC] = inp^T @ dout and dbias = column sums of dout, fp32. part: bias_backward's scratch. */
+/* dinp[BT,C] = fl_M(dout[BT,OC] @ weight^T): a finished activation gradient, rounded in the GEMM's
+ * epilogue; dweight[C,OC] = inp^T @ dout and dbias = column sums of dout, fp32. part: bias_backward's
+ * scratch. */
 template <class T>
-static void matmul_backward(cublasHandle_t h, float *dinp32, float *dweight, float *dbias, float *part,
-                            const T *dout, const T *inp, const T *weight, int BT, int C, int OC, cudaStream_t s)
+static void matmul_backward(cublasHandle_t h, T *dinp, float *dweight, float *dbias, float *part, const T *dout,
+                            const T *inp, const T *weight, int BT, int C, int OC, cudaStream_t s)
 {
-    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, C, BT, OC, weight, OC, dout, OC, dinp32, C);   /* dinp^T = W @ dout^T */
+    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, C, BT, OC, weight, OC, dout, OC, dinp, C);   /* dinp^T = W @ dout^T */
     gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, OC, C, BT, dout, OC, inp, C, dweight, OC);     /* dW^T = dout^T @ inp */
     bias_backward(dbias, part, dout, BT, OC, s);
 }
@@ -129,22 +131,66 @@ template <class T> static inline int logits_ld(int V)
     return zsf_is_f32<T> ? V : (V + 63) / 64 * 64;
 }
 
-/* The tied LM head: logits[BT,V] (rows ld apart) = inp[BT,C] @ wte[V,C]^T in fp32
- * (logits^T = wte @ inp^T). */
-template <class T>
-static void lm_head_forward(cublasHandle_t h, float *logits, const T *inp, const T *wte, int BT, int C, int V, int ld)
+/* The tied LM head. In fp16/bf16 each GEMM runs over the first Va = V rounded down to a multiple of 16
+ * vocabulary rows and then over the Vt = V - Va left (one, for GPT-2): measured on an H100
+ * (docs/results/performance-notes.md, run 6), cuBLAS's tensor-core GEMMs with an odd V as a dimension
+ * ran at 96 (forward), 132 (dinp) and 513 (dwte) TFLOP/s against 770-960 with it a multiple of 16.
+ * Splitting the rows of a product (forward) or its columns (dwte) leaves every output element's sum
+ * whole; dinp's sums over V are split instead: the GEMM's fp32 result over Va, then the Vt remaining
+ * terms added in order by lm_head_dinp_tail_kernel, which rounds once (an fp32 sum reassociated, as
+ * docs/conformance.md allows). fp32 keeps one GEMM each, on its pedantic handle. */
+template <class T> static inline int lm_head_aligned_rows(int V)
 {
-    gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, V, BT, C, wte, C, inp, C, logits, ld);
+    return zsf_is_f32<T> ? V : V / 16 * 16;
 }
 
-/* dinp32[BT,C] = dlogits @ wte ; dwte[V,C] = dlogits^T @ inp (written; the embedding part is added
- * later); both fp32. dlogits' rows are ld apart. */
+/* logits[BT,V] (rows ld apart) = fl_M(inp[BT,C] @ wte[V,C]^T), stored as T: the logits' rounding point
+ * is the GEMM's epilogue (logits^T = wte @ inp^T). */
 template <class T>
-static void lm_head_backward(cublasHandle_t h, float *dinp32, float *dwte, const T *dlogits, const T *inp,
-                             const T *wte, int BT, int C, int V, int ld)
+static void lm_head_forward(cublasHandle_t h, T *logits, const T *inp, const T *wte, int BT, int C, int V, int ld)
 {
-    gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, wte, C, dlogits, ld, dinp32, C);   /* dinp^T = wte^T @ dlogits^T */
-    gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, inp, C, dlogits, ld, dwte, C);     /* dwte^T = inp^T @ dlogits */
+    const int Va = lm_head_aligned_rows<T>(V);
+    if (Va > 0)
+        gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, Va, BT, C, wte, C, inp, C, logits, ld);
+    if (V > Va)
+        gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, V - Va, BT, C, wte + (size_t)Va * C, C, inp, C, logits + Va, ld);
+}
+
+/* dinp[bt,c] = fl_M(acc[bt,c] + sum over v in [Va, V) of dlogits[bt,v] * wte[v,c]), v ascending
+ * (acc NULL: Va = 0, the sum starts from 0). */
+template <class T>
+__global__ static void lm_head_dinp_tail_kernel(T *dinp, const float *acc, const T *dlogits, const T *wte, int BT,
+                                                int C, int Va, int V, int row_ld)
+{
+    size_t i = zsf_tid();
+    if (i >= (size_t)BT * C)
+        return;
+    size_t bt = i / C, c = i % C;
+    float x = acc ? acc[i] : 0.0f;
+    for (int v = Va; v < V; v++)
+        x = x + ld(dlogits[bt * row_ld + v]) * ld(wte[(size_t)v * C + c]);
+    dinp[i] = st<T>(x);
+}
+
+/* dinp[BT,C] = fl_M(dlogits @ wte); dwte[V,C] = dlogits^T @ inp in fp32 (written; the embedding part is
+ * added later). dlogits' rows are ld apart; acc: [BT,C] fp32 scratch (fp16/bf16 only). */
+template <class T>
+static void lm_head_backward(cublasHandle_t h, T *dinp, float *acc, float *dwte, const T *dlogits, const T *inp,
+                             const T *wte, int BT, int C, int V, int ld, cudaStream_t s)
+{
+    const int Va = lm_head_aligned_rows<T>(V);
+    if (Va == V) {
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, wte, C, dlogits, ld, dinp, C);   /* dinp^T = wte^T @ dlogits^T */
+    } else {
+        if (Va > 0)
+            gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, Va, wte, C, dlogits, ld, acc, C);
+        ZSF_LAUNCH(lm_head_dinp_tail_kernel<T>, (size_t)BT * C, s, dinp, Va > 0 ? (const float *)acc : NULL, dlogits,
+                   wte, BT, C, Va, V, ld);
+    }
+    if (Va > 0)
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, Va, BT, inp, C, dlogits, ld, dwte, C);   /* dwte^T = inp^T @ dlogits */
+    if (V > Va)
+        gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V - Va, BT, inp, C, dlogits + Va, ld, dwte + (size_t)Va * C, C);
 }
 
 #endif
