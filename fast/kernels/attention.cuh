@@ -122,10 +122,12 @@ template <class S> __global__ static void attention_softmax_forward_kernel(S *at
  * read every entry of the dot product before the warp's fold, and then rewrites only entries it reads
  * itself. In fp32 the scale is folded in here so that the dq/dk GEMMs form exactly the reference's
  * products k * (dpreatt * scale); in fp16/bf16 dpreatt is stored rounded (scale 1 here) and the GEMMs
- * apply it. One warp per row. Rows of up to 32 * ATT_REGS entries are read into registers first (the
- * same folds over the same values): every load is issued before the first store, which the aliasing
- * of the in-place rewrite would otherwise order after each store (measured on an H100 in bf16: 1.48 ms
- * per layer with the loads in the store loop, performance-notes.md run 6). */
+ * apply it. One warp per row. In fp32 and bf16, rows of up to 32 * ATT_REGS entries are read into
+ * registers first (the same folds over the same values): every load is issued before the first store,
+ * which the aliasing of the in-place rewrite would otherwise order after each store. Measured on an
+ * H100 (performance-notes.md run 6), per step: bf16 17.8 ms with the loads in the store loop, 5.8 ms
+ * staged; fp16 9.2 ms in the loop, 24.4 ms staged (its exact conversion, unrolled 64 times, does not
+ * fit the registers), so fp16 keeps the loop. */
 template <class S>
 __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale)
 {
@@ -138,7 +140,7 @@ __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const 
     S *dp = datt_dpreatt + row * T;
     const S *da = dp;
     float dot = 0.0f;
-    if (T <= 32 * ATT_REGS) {
+    if (!std::is_same<S, __half>::value && T <= 32 * ATT_REGS) {
         float av[ATT_REGS], dv[ATT_REGS];
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
