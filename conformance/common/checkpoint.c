@@ -593,8 +593,7 @@ static int trace_run_description(const zs_st_file *t, const char *name, zs_check
     return 0;
 }
 
-/* Whether the trace's config names the optimizer type `type` (DeepSpeed matches it case-insensitively). */
-static int config_optimizer_is(const zs_st_file *t, const char *type)
+int zs_trace_optimizer_is(const zs_st_file *t, const char *type)
 {
     cJSON *cfg = cJSON_Parse(zs_st_meta(t, "config") ? zs_st_meta(t, "config") : "{}");
     const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cfg, "optimizer");
@@ -606,7 +605,7 @@ static int config_optimizer_is(const zs_st_file *t, const char *type)
 
 int zs_ckpt_trace_restartable(const zs_st_file *t, zs_error *why)
 {
-    if (config_optimizer_is(t, "muon"))
+    if (zs_trace_optimizer_is(t, "muon"))
         return zs_fail(why, "Muon's two param groups reorder the flat layout (docs/spec/optimizers.md §8b), which "
                             "the checkpoint format does not describe"), 0;
     const zs_st_tensor *m0 = zs_st_find(t, "step1/rank0/master");

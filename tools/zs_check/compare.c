@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "zerospec/checkpoint.h"
 #include "zs_check.h"
 
 /* Metadata that must agree: the run being compared. generator, deepspeed_version, model and config
@@ -324,17 +325,13 @@ static zs_tol_family tolerance_family(const zs_st_file *expected)
 {
     static const char *const onebit[] = {"onebitadam", "zerooneadam", "onebitlamb"};
     const char *stage = zs_st_meta(expected, "stage");
-    cJSON *cfg = cJSON_Parse(zs_st_meta(expected, "config") ? zs_st_meta(expected, "config") : "{}");
-    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "optimizer"), "type");
-    const char *type = cJSON_IsString(ty) ? ty->valuestring : "";
-    zs_tol_family f = ZS_FAMILY_NONE;
-    if ((!strcasecmp(type, "muon") || !strcasecmp(type, "muonwithauxadam")) && stage && strtol(stage, NULL, 10) >= 1)
-        f = ZS_FAMILY_MUON;
+    if ((zs_trace_optimizer_is(expected, "muon") || zs_trace_optimizer_is(expected, "muonwithauxadam")) && stage &&
+        strtol(stage, NULL, 10) >= 1)
+        return ZS_FAMILY_MUON;
     for (size_t i = 0; i < sizeof onebit / sizeof onebit[0]; i++)
-        if (!strcasecmp(type, onebit[i]))
-            f = ZS_FAMILY_ONEBIT;
-    cJSON_Delete(cfg);
-    return f;
+        if (zs_trace_optimizer_is(expected, onebit[i]))
+            return ZS_FAMILY_ONEBIT;
+    return ZS_FAMILY_NONE;
 }
 
 static void copy_meta(char *dst, size_t n, const zs_st_file *f, const char *key)

@@ -97,6 +97,10 @@ int zs_ckpt_from_trace(const zs_st_file *trace, const char *trace_name, int64_t 
  * error-feedback buffers, whose length depends on the world size, not the partition). */
 int zs_ckpt_trace_restartable(const zs_st_file *trace, zs_error *why);
 
+/* 1 when the DeepSpeed config recorded in the trace's "config" metadata names optimizer type `type`
+ * (compared case-insensitively, as DeepSpeed does); 0 otherwise, also without a config. */
+int zs_trace_optimizer_is(const zs_st_file *trace, const char *type);
+
 #ifdef __cplusplus
 }
 #endif
