@@ -73,8 +73,13 @@ __global__ static void lamb_part1_kernel(float *block_sums, const float *param, 
     const size_t T = (size_t)gridDim.x * LAMB_THREADS;
     float w = 0.0f, u = 0.0f;
     for (size_t j = (size_t)blockIdx.x * LAMB_THREADS + threadIdx.x; j < n; j += T) {
-        zsf_lamb_moments(&c, grad[j] * inv, &exp_avg[j], &exp_avg_sq[j]);
-        const float p = param[j], upd = zsf_lamb_update(&c, exp_avg[j], exp_avg_sq[j], p);
+        /* every load first: the moments' stores may alias param (as far as the compiler knows) */
+        const float g = grad[j] * inv, p = param[j];
+        float m = exp_avg[j], v = exp_avg_sq[j];
+        zsf_lamb_moments(&c, g, &m, &v);
+        exp_avg[j] = m;
+        exp_avg_sq[j] = v;
+        const float upd = zsf_lamb_update(&c, m, v, p);
         u = u + upd * upd;
         w = w + p * p;
     }

@@ -40,15 +40,15 @@ ZSF_HD static inline void zsf_fused_adam_elem(const zsf_optim_scalars *c, float 
 ZSF_HD static inline void zsf_torch_adam_elem(const zsf_optim_scalars *c, float *p, float g, float *m, float *v)
 {
     float p0 = *p;
+    const float m0 = *m, v0 = *v;   /* every load before the branches */
     if (c->apply_wd) {
         if (c->adam_w_mode)
             p0 = p0 * c->decay;
         else
             g = g + c->wd * p0;
     }
-    const float m0 = *m;
     const float m1 = fabsf(c->lerp_w) < 0.5f ? m0 + c->lerp_w * (g - m0) : g - (g - m0) * (1.0f - c->lerp_w);
-    float v1 = *v * c->beta2;
+    float v1 = v0 * c->beta2;
     v1 = v1 + c->one_minus_b2 * (g * g);
     float denom = sqrtf(v1);
     denom = denom / c->bc2_sqrt;
@@ -92,13 +92,14 @@ ZSF_HD static inline void zsf_lion_elem(const zsf_optim_scalars *c, float *p, fl
 ZSF_HD static inline void zsf_sgd_elem(const zsf_optim_scalars *c, float *p, float g, float *buf)
 {
     const float p0 = *p;
+    const float b0 = c->momentum != 0.0f && !c->first_step ? *buf : 0.0f;   /* every load before the branches */
     g = zsf_torch_l2(c, g, p0);
     if (c->momentum != 0.0f) {
         float b;
         if (c->first_step) {
             b = g;
         } else {
-            b = *buf * c->momentum;
+            b = b0 * c->momentum;
             b = b + c->one_minus_damp * g;
         }
         *buf = b;
