@@ -35,7 +35,8 @@ template <class T> struct acts {
     T *logits;                             /* [BT,Vp]: logits, then dlogits in place (Vp = logits_ld<T>(V)) */
     float *losses;                         /* [BT] */
     /* fp32 GEMM results before their rounding: [BT,C] in fp32 (a projection before its bias and
-     * residual add); [BT,4C] in fp16/bf16, where the forward GEMMs with a bias write here first */
+     * residual add); [BT,4C] in fp16/bf16, where the forward GEMMs with a bias write here first (and
+     * the LM head's dinp over V rounded down to 16, before its tail is added) */
     float *acc;
     float *bias_part;                      /* bias_backward's [BIAS_CHUNKS,4C] and layernorm_backward's partial sums */
     /* backward scratch */

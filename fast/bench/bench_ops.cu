@@ -19,6 +19,7 @@
 #include "kernels/gelu.cuh"
 #include "kernels/layernorm.cuh"
 #include "kernels/matmul.cuh"
+#include "kernels/zero.cuh"
 
 namespace {
 
@@ -75,14 +76,8 @@ template <class T> T *dev_buf(size_t n, uint64_t key, float lo, float hi, cudaSt
     return p;
 }
 
-template <class T> __global__ static void round_to_kernel(T *out, const float *in, size_t n)
-{
-    size_t i = zsf_tid();
-    if (i < n)
-        out[i] = st<T>(in[i]);
-}
-
-template <class T> __global__ static void count_bit_differences_kernel(unsigned *count, const T *a, const T *b, size_t n)
+template <class T>
+__global__ static void count_bit_differences_kernel(unsigned *count, const T *a, const T *b, size_t n)
 {
     static_assert(sizeof(T) == 2, "16-bit storage types only");
     size_t i = zsf_tid();
@@ -110,7 +105,7 @@ template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h
         unsigned c = 0;
         CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
         gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, c32, m, alpha);
-        ZSF_LAUNCH(round_to_kernel<T>, mn, s, rounded, (const float *)c32, mn);
+        zsf_convert(rounded, zsf_st<T>::dt, c32, ZSF_FP32, mn, s);   /* rounding.h's fl_M */
         gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, direct, m, alpha);
         ZSF_LAUNCH(count_bit_differences_kernel<T>, mn, s, count, (const T *)direct, (const T *)rounded, mn);
         CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
@@ -125,43 +120,47 @@ template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h
 
 /* Parts and alternatives of model.cu's operations, timed alone (recorded under "variants", outside the
  * step sums), for the choices model.cu and matmul.cuh document: the attention backward's GEMMs writing
- * fp32 or T and its other parts, and the LM head's GEMMs with V, V rounded to 16, or V padded to Vp
- * (a zero-padded copy of wte) as a dimension. */
+ * fp32 or T and its other parts, and the LM head's GEMMs with V itself, V rounded down to a multiple of
+ * 16 (Va), or V padded to Vp (a zero-padded copy of wte) as a dimension, each as one cuBLAS call. */
 template <class T>
 static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaStream_t s, T *att, T *dpreatt,
-                          const T *qkv, const T *dC, T *dqkv, float *acc, const T *ln, T *logits, float *dwte, int B,
-                          int T_, int C, int NH, int V)
+                          const T *qkv, T *dC, T *dqkv, float *acc, const T *ln, T *logits, float *dwte, int B, int T_,
+                          int C, int NH, int V, int L)
 {
     op_table vt = {list, budget_s, s, {0, 0}, 0};
-    const int hs = C / NH, L = 12, BT = B * T_, Vp = logits_ld<T>(V);
+    const int hs = C / NH, BT = B * T_, Vp = logits_ld<T>(V), Va = V / 16 * 16;
     const size_t TT = (size_t)T_ * T_, T3C = (size_t)T_ * 3 * C, TC = (size_t)T_ * C;
     const attn_mat<T> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
     const attn_mat<T> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, d = {dC, C, TC, (size_t)hs};
     const attn_mat<T> a = {att, T_, NH * TT, TT}, dp = {dpreatt, T_, NH * TT, TT};
     const double fl_tt = 2.0 * B * NH * TT * hs;
-    const float sc = 0.125f;
-    float *f = acc;   /* [BT,4C] fp32: room for [BT,3C] */
+    const float scale = 1.0f / sqrtf((float)hs);
+    char name[96];
     /* one batch row (the fp32 [NH,T,T] of all B rows would not fit in acc): counted B times */
     vt.add("attn bwd datt -> fp32, one batch row", "bwd", L * B, fl_tt / B, [&] {
-        attention_gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, T_, T_, hs, v, d, (float *)acc, T_, 0, TT, 1, NH);
+        attention_gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, T_, T_, hs, v, d, acc, T_, 0, TT, 1, NH);
     });
     vt.add("attn bwd datt -> T", "bwd", L, fl_tt,
            [&] { attention_gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, T_, T_, hs, v, d, dpreatt, T_, NH * TT, TT, B, NH); });
-    vt.add("attn bwd dv -> fp32", "bwd", L, fl_tt,
-           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, d, a, f + 2 * C, 3 * C, T3C, (size_t)hs, B, NH); });
-    vt.add("attn bwd dv -> T", "bwd", L, fl_tt,
-           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH); });
-    vt.add("attn bwd dq -> fp32", "bwd", L, fl_tt,
-           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, hs, T_, T_, k, dp, f, 3 * C, T3C, (size_t)hs, B, NH, sc); });
-    vt.add("attn bwd dq -> T", "bwd", L, fl_tt,
-           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, hs, T_, T_, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, sc); });
-    vt.add("attn bwd dk -> fp32", "bwd", L, fl_tt,
-           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, q, dp, f + C, 3 * C, T3C, (size_t)hs, B, NH, sc); });
-    vt.add("attn bwd dk -> T", "bwd", L, fl_tt, [&] {
-        attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, hs, T_, T_, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH, sc);
-    });
-    vt.add("attn bwd dq -> T, alpha 1", "bwd", L, fl_tt,
-           [&] { attention_gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, hs, T_, T_, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH); });
+    /* dv, dq, dk as attention_backward calls them, into their column of [BT,3C] (acc has room for it) */
+    const struct {
+        const char *name;
+        cublasOperation_t tb;
+        attn_mat<T> A, Bm;
+        int col;
+        float alpha;
+    } part[] = {{"dv", CUBLAS_OP_T, d, a, 2 * C, 1.0f}, {"dq", CUBLAS_OP_N, k, dp, 0, scale},
+                {"dk", CUBLAS_OP_T, q, dp, C, scale}, {"dq, alpha 1", CUBLAS_OP_N, k, dp, 0, 1.0f}};
+    for (const auto &g : part) {
+        auto run = [&](auto *out) {
+            attention_gemm(h, CUBLAS_OP_N, g.tb, hs, T_, T_, g.A, g.Bm, out + g.col, 3 * C, T3C, (size_t)hs, B, NH,
+                           g.alpha);
+        };
+        snprintf(name, sizeof name, "attn bwd %s -> fp32", g.name);
+        vt.add(name, "bwd", L, fl_tt, [&] { run(acc); });
+        snprintf(name, sizeof name, "attn bwd %s -> T", g.name);
+        vt.add(name, "bwd", L, fl_tt, [&] { run(dqkv); });
+    }
     /* attention_backward's other parts: the row kernel alone, and the non-finite check with the exact
      * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path) */
     const size_t rows = (size_t)B * NH * T_;
@@ -171,33 +170,39 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
     vt.add("attn bwd non-finite check, exact kernels idle", "bwd", L, 0, [&] {
         attention_flag_clear_kernel<<<1, 1, 0, s>>>();
         attention_flag(qkv, (size_t)B * T3C, s);
-        attention_flag(dC, (size_t)B * TC, s);
-        ATTENTION_EXACT_LAUNCH(attention_datt_exact_kernel<T>, rows, s, dpreatt, dC, qkv, B, T_, C, NH);
-        ATTENTION_EXACT_LAUNCH(attention_dv_exact_kernel<T>, (size_t)B * TC, s, dqkv, dC, (const T *)att, B, T_, C, NH);
-        ATTENTION_EXACT_LAUNCH(attention_softmax_backward_exact_kernel<T>, rows, s, dpreatt, (const T *)att, B, T_, NH);
-        ATTENTION_EXACT_LAUNCH(attention_dqk_exact_kernel<T>, 2 * (size_t)B * TC, s, dqkv, (const T *)dpreatt, qkv, B,
-                               T_, C, NH);
+        attention_flag((const T *)dC, (size_t)B * TC, s);
+        ATTENTION_STRIDED_LAUNCH(attention_datt_exact_kernel<T>, rows, s, dpreatt, dC, qkv, B, T_, C, NH);
+        ATTENTION_STRIDED_LAUNCH(attention_dv_exact_kernel<T>, (size_t)B * TC, s, dqkv, dC, (const T *)att, B, T_, C,
+                                 NH);
+        ATTENTION_STRIDED_LAUNCH(attention_softmax_backward_exact_kernel<T>, rows, s, dpreatt, (const T *)att, B, T_,
+                                 NH);
+        ATTENTION_STRIDED_LAUNCH(attention_dqk_exact_kernel<T>, 2 * (size_t)B * TC, s, dqkv, (const T *)dpreatt, qkv,
+                                 B, T_, C, NH);
     });
-    /* the LM head: wte padded to Vp rows (zeros), as a model-side copy would be */
+    /* the LM head's three GEMMs, each with its vocabulary dimension n_v = V, Va or Vp (wte padded to Vp
+     * rows of zeros, as a model-side copy would be) */
     T *wpad = dev_buf<T>((size_t)Vp * C, 0x7a11, 0, 0, s);
     const double fl = 2.0 * BT * C * V;
-    vt.add("lm_head fwd m = V", "fwd", 1, fl, [&] { lm_head_forward(h, logits, ln, (const T *)wpad, BT, C, V, Vp); });
-    vt.add("lm_head fwd m = V - 1 (multiple of 16)", "fwd", 1, fl,
-           [&] { lm_head_forward(h, logits, ln, (const T *)wpad, BT, C, V - 1, Vp); });
-    vt.add("lm_head fwd m = Vp (padded wte)", "fwd", 1, fl,
-           [&] { lm_head_forward(h, logits, ln, (const T *)wpad, BT, C, Vp, Vp); });
-    vt.add("lm_head dinp k = V", "bwd", 1, fl, [&] {
-        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, V, (const T *)wpad, C, (const T *)logits, Vp, (T *)dC, C);
-    });
-    vt.add("lm_head dinp k = Vp (padded)", "bwd", 1, fl, [&] {
-        gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, Vp, (const T *)wpad, C, (const T *)logits, Vp, (T *)dC, C);
-    });
-    vt.add("lm_head dwte n = V", "bwd", 1, fl, [&] {
-        gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V, BT, ln, C, (const T *)logits, Vp, dwte, C);
-    });
-    vt.add("lm_head dwte n = V - 1", "bwd", 1, fl, [&] {
-        gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, V - 1, BT, ln, C, (const T *)logits, Vp, dwte, C);
-    });
+    const struct {
+        const char *what;
+        int n_v;
+    } dims[] = {{"V", V}, {"Va = V rounded down to 16", Va}, {"Vp (padded)", Vp}};
+    for (const auto &x : dims) {
+        snprintf(name, sizeof name, "lm_head fwd m = %s", x.what);
+        vt.add(name, "fwd", 1, fl, [&] {
+            gemm(h, CUBLAS_OP_T, CUBLAS_OP_N, x.n_v, BT, C, (const T *)wpad, C, ln, C, logits, Vp);
+        });
+        snprintf(name, sizeof name, "lm_head dinp k = %s", x.what);
+        vt.add(name, "bwd", 1, fl, [&] {
+            gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, BT, x.n_v, (const T *)wpad, C, (const T *)logits, Vp, dC, C);
+        });
+        if (x.n_v <= V) {   /* dwte has V rows */
+            snprintf(name, sizeof name, "lm_head dwte n = %s", x.what);
+            vt.add(name, "bwd", 1, fl, [&] {
+                gemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, x.n_v, BT, ln, C, (const T *)logits, Vp, dwte, C);
+            });
+        }
+    }
     CUDA_CHECK(cudaFree(wpad));
 }
 
@@ -343,7 +348,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
 
     if constexpr (!f32)
         gemm_variants<T>(cJSON_AddArrayToObject(out, "variants"), budget_s, hp, s, att, dpreatt, qkv, dC, dqkv, acc,
-                         ln, logits, dwte, B, T_, C, NH, V);
+                         ln, logits, dwte, B, T_, C, NH, V, L);
 
     cJSON *sum = cJSON_AddObjectToObject(out, "ops_sum");
     cJSON_AddNumberToObject(sum, "gemm_ms", ot.step_ms[0]);

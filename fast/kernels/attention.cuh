@@ -41,6 +41,20 @@ __global__ static void attention_flag_clear_kernel(void)
     attention_nonfinite = 0;
 }
 
+/* Launches a kernel that covers n elements with a grid-stride loop on at most ATTENTION_STRIDE_BLOCKS
+ * blocks (nothing when n == 0) and checks the launch. */
+#define ATTENTION_STRIDE_BLOCKS 1024u
+#define ATTENTION_STRIDED_LAUNCH(kernel, n, stream, ...)                                           \
+    do {                                                                                           \
+        size_t att_n_ = (n);                                                                       \
+        if (att_n_) {                                                                              \
+            unsigned att_b_ = zsf_blocks(att_n_);                                                  \
+            att_b_ = att_b_ < ATTENTION_STRIDE_BLOCKS ? att_b_ : ATTENTION_STRIDE_BLOCKS;          \
+            kernel<<<att_b_, ZSF_BLOCK, 0, (stream)>>>(__VA_ARGS__);                               \
+            CUDA_CHECK_LAUNCH();                                                                   \
+        }                                                                                          \
+    } while (0)
+
 /* Raises the flag when x[0..n) holds an Inf or NaN (every writer stores 1: no race on the result). */
 template <class T> __global__ static void attention_flag_scan_kernel(const T *x, size_t n)
 {
@@ -53,11 +67,7 @@ template <class T> __global__ static void attention_flag_scan_kernel(const T *x,
 
 template <class T> static void attention_flag(const T *x, size_t n, cudaStream_t s)
 {
-    unsigned blocks = zsf_blocks(n) < 1024 ? zsf_blocks(n) : 1024;
-    if (blocks) {
-        attention_flag_scan_kernel<T><<<blocks, ZSF_BLOCK, 0, s>>>(x, n);
-        CUDA_CHECK_LAUNCH();
-    }
+    ATTENTION_STRIDED_LAUNCH(attention_flag_scan_kernel<T>, n, s, x, n);
 }
 
 /* ---- warp-per-row kernels of the GEMM path ---------------------------------------------------- */
@@ -192,9 +202,8 @@ static void attention_gemm(cublasHandle_t hdl, cublasOperation_t ta, cublasOpera
 /* ---- the exact kernels: the reference's loops, run only when the flag is raised ---------------- */
 
 /* f(i) for i = 0 .. n-1 in a grid-stride loop, when the flag is raised. The exact kernels are launched
- * with at most ATTENTION_EXACT_BLOCKS blocks: while the flag is clear (every step but fp16 overflow
- * steps) a launch then costs one short wave, not a block per ZSF_BLOCK elements. */
-#define ATTENTION_EXACT_BLOCKS 1024u
+ * with ATTENTION_STRIDED_LAUNCH: while the flag is clear (every step but fp16 overflow steps) a launch
+ * then costs one short wave, not a block per ZSF_BLOCK elements. */
 template <class F> __device__ static void attention_exact_each(size_t n, F f)
 {
     if (!attention_nonfinite)
@@ -202,17 +211,6 @@ template <class F> __device__ static void attention_exact_each(size_t n, F f)
     for (size_t i = zsf_tid(); i < n; i += (size_t)gridDim.x * blockDim.x)
         f(i);
 }
-
-#define ATTENTION_EXACT_LAUNCH(kernel, n, stream, ...)                                             \
-    do {                                                                                           \
-        size_t att_n_ = (n);                                                                       \
-        if (att_n_) {                                                                              \
-            unsigned att_b_ = zsf_blocks(att_n_);                                                  \
-            att_b_ = att_b_ < ATTENTION_EXACT_BLOCKS ? att_b_ : ATTENTION_EXACT_BLOCKS;            \
-            kernel<<<att_b_, ZSF_BLOCK, 0, (stream)>>>(__VA_ARGS__);                               \
-            CUDA_CHECK_LAUNCH();                                                                   \
-        }                                                                                          \
-    } while (0)
 
 /* One thread per (b, h, t): scores q.k * scale for t2 <= t, softmax with the max subtracted, then the
  * weighted sum of v. The rounded scores are kept in att; each exponential is computed from them again
@@ -359,7 +357,7 @@ static void attention_forward(cublasHandle_t hdl, S *out, S *att, const S *qkv, 
     ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale);
     /* out^T[i,t] = sum_t2 v^T[i,t2] att^T[t2,t] */
     attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, out, C, (size_t)T * C, (size_t)hs, B, NH);
-    ATTENTION_EXACT_LAUNCH(attention_forward_exact_kernel<S>, rows, s, out, att, qkv, B, T, C, NH);
+    ATTENTION_STRIDED_LAUNCH(attention_forward_exact_kernel<S>, rows, s, out, att, qkv, B, T, C, NH);
 }
 
 /* dqkv[B,T,3C] (written) from dout[B,T,C]; dpreatt: [B,NH,T,T] scratch (datt, then dpreatt in place).
@@ -389,10 +387,10 @@ static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S 
     attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
     attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
     /* the exact pass, when an input is not finite */
-    ATTENTION_EXACT_LAUNCH(attention_datt_exact_kernel<S>, rows, s, dpreatt, dout, qkv, B, T, C, NH);
-    ATTENTION_EXACT_LAUNCH(attention_dv_exact_kernel<S>, (size_t)B * TC, s, dqkv, dout, att, B, T, C, NH);
-    ATTENTION_EXACT_LAUNCH(attention_softmax_backward_exact_kernel<S>, rows, s, dpreatt, att, B, T, NH);
-    ATTENTION_EXACT_LAUNCH(attention_dqk_exact_kernel<S>, 2 * (size_t)B * TC, s, dqkv, dpreatt, qkv, B, T, C, NH);
+    ATTENTION_STRIDED_LAUNCH(attention_datt_exact_kernel<S>, rows, s, dpreatt, dout, qkv, B, T, C, NH);
+    ATTENTION_STRIDED_LAUNCH(attention_dv_exact_kernel<S>, (size_t)B * TC, s, dqkv, dout, att, B, T, C, NH);
+    ATTENTION_STRIDED_LAUNCH(attention_softmax_backward_exact_kernel<S>, rows, s, dpreatt, att, B, T, NH);
+    ATTENTION_STRIDED_LAUNCH(attention_dqk_exact_kernel<S>, 2 * (size_t)B * TC, s, dqkv, dpreatt, qkv, B, T, C, NH);
 }
 
 #endif
