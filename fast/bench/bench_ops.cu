@@ -123,11 +123,18 @@ template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h
  * fp32 or T and its other parts, and the LM head's GEMMs with V itself, V rounded down to a multiple of
  * 16 (Va), or V padded to Vp (a zero-padded copy of wte) as a dimension, each as one cuBLAS call. */
 template <class T>
-static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaStream_t s, T *att, T *dpreatt,
-                          const T *qkv, T *dC, T *dqkv, float *acc, const T *ln, T *logits, float *dwte, int B, int T_,
-                          int C, int NH, int V, int L)
+static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaStream_t s, T *att, T *atty,
+                          T *dpreatt, const T *qkv, T *dC, T *dqkv, float *acc, const T *ln, T *logits, float *dwte,
+                          int B, int T_, int C, int NH, int V, int L)
 {
     op_table vt = {list, budget_s, s, {0, 0}, 0};
+    /* the whole attention passes on full T x T tiles (no pointer tables), against the ops table's rows
+     * on row blocks (attention_blocks.cuh) */
+    vt.add("attention_forward, full tiles", "fwd", L, 0,
+           [&] { attention_forward(h, atty, att, qkv, B, T_, C, NH, (const void **)NULL, s); });
+    vt.add("attention_backward, full tiles", "bwd", L, 0, [&] {
+        attention_backward(h, dqkv, dpreatt, (const T *)dC, (const T *)att, qkv, B, T_, C, NH, (const void **)NULL, s);
+    });
     const int hs = C / NH, BT = B * T_, Vp = logits_ld<T>(V), Va = V / 16 * 16;
     const size_t TT = (size_t)T_ * T_, T3C = (size_t)T_ * 3 * C, TC = (size_t)T_ * C;
     const attn_mat<T> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
@@ -164,8 +171,8 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
     /* attention_backward's other parts: the row kernel alone, and the non-finite check with the exact
      * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path) */
     const size_t rows = (size_t)B * NH * T_;
-    vt.add("attn bwd softmax backward kernel", "bwd", L, 0, [&] {
-        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f);
+    vt.add("attn bwd softmax backward kernel, full rows", "bwd", L, 0, [&] {
+        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f, 0);
     });
     vt.add("attn bwd non-finite check, exact kernels idle", "bwd", L, 0, [&] {
         attention_flag_clear_kernel<<<1, 1, 0, s>>>();
@@ -236,6 +243,8 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     float *part = dev_buf<float>(32 * 4 * C, key++, -1, 1, s);
     int *tok = NULL;
     CUDA_CHECK(cudaMalloc((void **)&tok, 2 * (size_t)BT * sizeof(int)));
+    const void **attn_ptrs = NULL;   /* the attention row blocks' pointer tables, as model.cu keeps them */
+    CUDA_CHECK(cudaMalloc((void **)&attn_ptrs, attention_ptr_slots(B, NH) * sizeof(void *)));
     ZSF_LAUNCH(zsfb_tokens_kernel, 2 * (size_t)BT, s, tok, 2 * (size_t)BT, key++, V);
     int *inp = tok, *tgt = tok + BT;
 
@@ -289,7 +298,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
             });
     }
     ot.add("attention_forward", "fwd", L, 0,
-           [&] { attention_forward(hp, atty, att, (const T *)qkv, B, T_, C, NH, s); });
+           [&] { attention_forward(hp, atty, att, (const T *)qkv, B, T_, C, NH, attn_ptrs, s); });
     ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, (const T *)fch, 4 * nC, s); });
     const double fl_head = 2.0 * BT * C * V;
     const int Vp = logits_ld<T>(V);   /* model.cu's logits row stride */
@@ -340,15 +349,15 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward(d4C, (const T *)d4C, (const T *)fch, 4 * nC, s); });
     /* the whole pass: GEMMs, softmax backward, the non-finite check (the exact kernels return at once) */
     ot.add("attention_backward", "bwd", L, 0, [&] {
-        attention_backward(hp, dqkv, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, s);
+        attention_backward(hp, dqkv, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, attn_ptrs, s);
     });
     ot.add("encoder_backward wte", "bwd", 1, 0, [&] { encoder_backward_wte(dwte, (const T *)dres, inp, BT, C, s); });
     ot.add("encoder_backward wpe", "bwd", 1, 0,
            [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel<T>, (size_t)T_ * C, s, dwpe, (const T *)dres, B, T_, C); });
 
     if constexpr (!f32)
-        gemm_variants<T>(cJSON_AddArrayToObject(out, "variants"), budget_s, hp, s, att, dpreatt, qkv, dC, dqkv, acc,
-                         ln, logits, dwte, B, T_, C, NH, V, L);
+        gemm_variants<T>(cJSON_AddArrayToObject(out, "variants"), budget_s, hp, s, att, atty, dpreatt, qkv, dC, dqkv,
+                         acc, ln, logits, dwte, B, T_, C, NH, V, L);
 
     cJSON *sum = cJSON_AddObjectToObject(out, "ops_sum");
     cJSON_AddNumberToObject(sum, "gemm_ms", ot.step_ms[0]);
@@ -367,6 +376,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     CUDA_CHECK(cudaFree(tok));
+    CUDA_CHECK(cudaFree(attn_ptrs));
     return 0;
 }
 

@@ -28,6 +28,7 @@
 
 #include <cublas_v2.h>
 
+#include "attention_blocks.cuh"
 #include "common.cuh"
 
 #define QKV(b, t, part, h, i) qkv[(((size_t)(b) * T + (t)) * 3 + (part)) * C + (size_t)(h) * hs + (i)]
@@ -72,6 +73,13 @@ template <class T> static void attention_flag(const T *x, size_t n, cudaStream_t
 
 /* ---- warp-per-row kernels of the GEMM path ---------------------------------------------------- */
 
+/* How far row t of a [T,T] matrix is written: full tiles (block 0) read whole rows, so the zeros above
+ * the diagonal go up to T; row blocks (attention_blocks.cuh) read row t only up to its block's end. */
+__device__ static inline int attention_row_end(int t, int T, int block)
+{
+    return block ? min(T, (t / block + 1) * block) : T;
+}
+
 /* att holds the products q.k of each row (the whole T x T tile) as the GEMM wrote them: fp32 raw
  * (scale = the softmax scale), fp16/bf16 already fl_M(acc * scale) (scale = 1, so rnd(x * 1) = x). It
  * becomes, in place, the causal softmax of fl_M(acc * scale), zero above the diagonal. One warp per
@@ -80,13 +88,14 @@ template <class T> static void attention_flag(const T *x, size_t n, cudaStream_t
  * the same lane is about to overwrite (same input, same bits). Either way the folds run over the same
  * values in the same order. */
 #define ATT_REGS 32
-template <class S> __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int T, float scale)
+template <class S>
+__global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int T, float scale, int block)
 {
     size_t row = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (row >= rows)
         return;
-    int t = (int)(row % T);
+    int t = (int)(row % T), end = attention_row_end(t, T, block);
     S *a = att + row * T;
     const S *sc = a;
     float maxv = -INFINITY, sum = 0.0f;
@@ -110,7 +119,7 @@ template <class S> __global__ static void attention_softmax_forward_kernel(S *at
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t2 = lane + 32 * k;
-            if (t2 < T)
+            if (t2 < end)
                 a[t2] = st<S>(t2 <= t ? x[k] * inv : 0.0f);
         }
         return;
@@ -123,7 +132,7 @@ template <class S> __global__ static void attention_softmax_forward_kernel(S *at
     for (int t2 = lane; t2 <= t; t2 += 32)
         sum = sum + expf(rnd<S>(ld(sc[t2]) * scale) - maxv);
     float inv = 1.0f / warp_sum(sum);
-    for (int t2 = lane; t2 < T; t2 += 32)
+    for (int t2 = lane; t2 < end; t2 += 32)
         a[t2] = st<S>(t2 <= t ? expf(rnd<S>(ld(sc[t2]) * scale) - maxv) * inv : 0.0f);
 }
 
@@ -139,13 +148,14 @@ template <class S> __global__ static void attention_softmax_forward_kernel(S *at
  * staged; fp16 9.2 ms in the loop, 24.4 ms staged (its exact conversion, unrolled 64 times, does not
  * fit the registers), so fp16 keeps the loop. */
 template <class S>
-__global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale)
+__global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale,
+                                                         int block)
 {
     size_t row = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (row >= rows)
         return;
-    int t = (int)(row % T);
+    int t = (int)(row % T), end = attention_row_end(t, T, block);
     const S *a = att + row * T;
     S *dp = datt_dpreatt + row * T;
     const S *da = dp;
@@ -164,7 +174,7 @@ __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const 
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t3 = lane + 32 * k;
-            if (t3 < T)
+            if (t3 < end)
                 dp[t3] = st<S>(t3 <= t ? rnd<S>(av[k] * (dv[k] - dot)) * scale : 0.0f);
         }
         return;
@@ -172,7 +182,7 @@ __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const 
     for (int t2 = lane; t2 <= t; t2 += 32)
         dot = dot + ld(a[t2]) * ld(da[t2]);
     dot = warp_sum(dot);
-    for (int t3 = lane; t3 < T; t3 += 32)
+    for (int t3 = lane; t3 < end; t3 += 32)
         dp[t3] = st<S>(t3 <= t ? rnd<S>(ld(a[t3]) * (ld(da[t3]) - dot)) * scale : 0.0f);
 }
 #undef ATT_REGS
@@ -338,33 +348,52 @@ __global__ static void attention_dqk_exact_kernel(S *dqkv, const S *dpreatt, con
  * transpose. Per head: q, k, v are [T,hs] with ld 3C, att/datt/dpreatt [T,T] with ld T, out/dout
  * [T,hs] with ld C. S is the activation storage type (float, __half, __nv_bfloat16). */
 
-/* out: [B,T,C]; att: [B,NH,T,T] (the scores, then the softmax, in place). */
+/* out: [B,T,C]; att: [B,NH,T,T] (the scores, then the softmax, in place); ptrs: attention_ptr_slots(B, NH)
+ * entries of device memory for the row blocks' pointer tables (NULL: full tiles). */
 template <class S>
 static void attention_forward(cublasHandle_t hdl, S *out, S *att, const S *qkv, int B, int T, int C, int NH,
-                              cudaStream_t s)
+                              const void **ptrs, cudaStream_t s)
 {
     const int hs = C / NH;
     const size_t rows = (size_t)B * NH * T, TT = (size_t)T * T, T3C = (size_t)T * 3 * C;
     attention_flag_clear_kernel<<<1, 1, 0, s>>>();
     CUDA_CHECK_LAUNCH();
     attention_flag(qkv, (size_t)B * T3C, s);
-    const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
-    const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, a = {att, T, NH * TT, TT};
     /* scores^T[t2,t] = k[t2,:] . q[t,:]; fp16/bf16: fl_M(acc * scale) from the GEMM's epilogue */
     const float scale = 1.0f / sqrtf((float)hs);
     const float gemm_scale = zsf_is_f32<S> ? 1.0f : scale, row_scale = zsf_is_f32<S> ? scale : 1.0f;
-    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, k, q, att, T, NH * TT, TT, B, NH, gemm_scale);
-    ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale);
-    /* out^T[i,t] = sum_t2 v^T[i,t2] att^T[t2,t] */
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, out, C, (size_t)T * C, (size_t)hs, B, NH);
+    const attn_blocks blk = ptrs ? attention_blocks(T, hs) : attn_blocks{0, T};
+    if (blk.n) {
+        const cudaDataType ty = zsf_st<S>::cuda;
+        const attn_blk_gemm g[2] = {
+            /* scores of query block r: keys t2 < r1 */
+            {CUBLAS_OP_T, CUBLAS_OP_N, ATT_PREFIX, ATT_WIDTH, ATT_HS,
+             {attn_blk_op(qkv + C, T3C, hs, 0), attn_blk_op(qkv, T3C, hs, 3 * C), attn_blk_op(att, NH * TT, TT, T)},
+             {3 * C, 3 * C, T}, {ty, ty, ty}, gemm_scale},
+            /* out^T[i,t] = sum over t2 < r1 of v^T[i,t2] att^T[t2,t] */
+            {CUBLAS_OP_N, CUBLAS_OP_N, ATT_HS, ATT_WIDTH, ATT_PREFIX,
+             {attn_blk_op(qkv + 2 * C, T3C, hs, 0), attn_blk_op(att, NH * TT, TT, T), attn_blk_op(out, T * C, hs, C)},
+             {3 * C, T, C}, {ty, ty, ty}, 1.0f}};
+        attention_blocks_prepare(g, 2, blk, ptrs, B, NH, s);
+        attention_blocks_run(hdl, g[0], 0, blk, ptrs, B, T, NH, hs);
+        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale, blk.size);
+        attention_blocks_run(hdl, g[1], 1, blk, ptrs, B, T, NH, hs);
+    } else {
+        const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
+        const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, a = {att, T, NH * TT, TT};
+        attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, k, q, att, T, NH * TT, TT, B, NH, gemm_scale);
+        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale, 0);
+        /* out^T[i,t] = sum_t2 v^T[i,t2] att^T[t2,t] */
+        attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, out, C, (size_t)T * C, (size_t)hs, B, NH);
+    }
     ATTENTION_STRIDED_LAUNCH(attention_forward_exact_kernel<S>, rows, s, out, att, qkv, B, T, C, NH);
 }
 
 /* dqkv[B,T,3C] (written) from dout[B,T,C]; dpreatt: [B,NH,T,T] scratch (datt, then dpreatt in place).
- * datt, dpreatt and the finished dqkv are rounding points. */
+ * datt, dpreatt and the finished dqkv are rounding points. ptrs: as attention_forward. */
 template <class S>
 static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S *dout, const S *att, const S *qkv,
-                               int B, int T, int C, int NH, cudaStream_t s)
+                               int B, int T, int C, int NH, const void **ptrs, cudaStream_t s)
 {
     const int hs = C / NH;
     const size_t rows = (size_t)B * NH * T, TT = (size_t)T * T, T3C = (size_t)T * 3 * C, TC = (size_t)T * C;
@@ -375,17 +404,49 @@ static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S 
     CUDA_CHECK_LAUNCH();
     attention_flag(qkv, (size_t)B * T3C, s);
     attention_flag(dout, (size_t)B * TC, s);
-    const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
-    const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, d = {dout, C, TC, (size_t)hs};
-    const attn_mat<S> a = {att, T, NH * TT, TT}, dp = {dpreatt, T, NH * TT, TT};
-    /* datt^T[t2,t] = v[t2,:] . dout[t,:], stored fl_M(datt) into dpreatt's buffer */
-    attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, v, d, dpreatt, T, NH * TT, TT, B, NH);
-    /* dv^T[i,t2] = sum_t dout^T[i,t] att[t,t2] */
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH);
-    ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, dp_scale);
-    /* dq^T[i,t] = sum_t2 k^T[i,t2] dps^T[t2,t];  dk^T[i,t2] = sum_t q^T[i,t] dps[t,t2] */
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
-    attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
+    const attn_blocks blk = ptrs ? attention_blocks(T, hs) : attn_blocks{0, T};
+    if (blk.n) {
+        const cudaDataType ty = zsf_st<S>::cuda;
+        const attn_blk_operand q = attn_blk_op(qkv, T3C, hs, 3 * C), k = attn_blk_op(qkv + C, T3C, hs, 0);
+        const attn_blk_operand v = attn_blk_op(qkv + 2 * C, T3C, hs, 0);
+        /* att and dpreatt from the diagonal of key block c down: rows t >= c0, columns t2 >= c0 */
+        const attn_blk_operand a_key = attn_blk_op(att, NH * TT, TT, T + 1);
+        const attn_blk_operand dp_query = attn_blk_op(dpreatt, NH * TT, TT, T);
+        const attn_blk_operand dp_key = attn_blk_op(dpreatt, NH * TT, TT, T + 1);
+        const attn_blk_gemm g[4] = {
+            /* datt^T[t2,t] = v[t2,:] . dout[t,:] for query block r, keys t2 < r1 */
+            {CUBLAS_OP_T, CUBLAS_OP_N, ATT_PREFIX, ATT_WIDTH, ATT_HS, {v, attn_blk_op(dout, TC, hs, C), dp_query},
+             {3 * C, C, T}, {ty, ty, ty}, 1.0f},
+            /* dv^T[i,t2] = sum over t >= c0 of dout^T[i,t] att[t,t2], key block c */
+            {CUBLAS_OP_N, CUBLAS_OP_T, ATT_HS, ATT_WIDTH, ATT_SUFFIX,
+             {attn_blk_op(dout, TC, hs, C), a_key, attn_blk_op(dqkv + 2 * C, T3C, hs, 3 * C)}, {C, T, 3 * C},
+             {ty, ty, ty}, 1.0f},
+            /* dq^T[i,t] = sum over t2 < r1 of k^T[i,t2] dps^T[t2,t], query block r */
+            {CUBLAS_OP_N, CUBLAS_OP_N, ATT_HS, ATT_WIDTH, ATT_PREFIX, {k, dp_query, attn_blk_op(dqkv, T3C, hs, 3 * C)},
+             {3 * C, T, 3 * C}, {ty, ty, ty}, gemm_scale},
+            /* dk^T[i,t2] = sum over t >= c0 of q^T[i,t] dps[t,t2], key block c */
+            {CUBLAS_OP_N, CUBLAS_OP_T, ATT_HS, ATT_WIDTH, ATT_SUFFIX,
+             {q, dp_key, attn_blk_op(dqkv + C, T3C, hs, 3 * C)}, {3 * C, T, 3 * C}, {ty, ty, ty}, gemm_scale}};
+        attention_blocks_prepare(g, 4, blk, ptrs, B, NH, s);
+        attention_blocks_run(hdl, g[0], 0, blk, ptrs, B, T, NH, hs);
+        attention_blocks_run(hdl, g[1], 1, blk, ptrs, B, T, NH, hs);
+        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, dp_scale, blk.size);
+        attention_blocks_run(hdl, g[2], 2, blk, ptrs, B, T, NH, hs);
+        attention_blocks_run(hdl, g[3], 3, blk, ptrs, B, T, NH, hs);
+    } else {
+        const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
+        const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, d = {dout, C, TC, (size_t)hs};
+        const attn_mat<S> a = {att, T, NH * TT, TT}, dp = {dpreatt, T, NH * TT, TT};
+        /* datt^T[t2,t] = v[t2,:] . dout[t,:], stored fl_M(datt) into dpreatt's buffer */
+        attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, v, d, dpreatt, T, NH * TT, TT, B, NH);
+        /* dv^T[i,t2] = sum_t dout^T[i,t] att[t,t2] */
+        attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH);
+        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, dp_scale, 0);
+        /* dq^T[i,t] = sum_t2 k^T[i,t2] dps^T[t2,t];  dk^T[i,t2] = sum_t q^T[i,t] dps[t,t2] */
+        attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
+        attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH,
+                       gemm_scale);
+    }
     /* the exact pass, when an input is not finite */
     ATTENTION_STRIDED_LAUNCH(attention_datt_exact_kernel<S>, rows, s, dpreatt, dout, qkv, B, T, C, NH);
     ATTENTION_STRIDED_LAUNCH(attention_dv_exact_kernel<S>, (size_t)B * TC, s, dqkv, dout, att, B, T, C, NH);

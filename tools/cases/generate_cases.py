@@ -28,6 +28,9 @@ NANO = {"vocab": 7, "seq": 4, "channels": 4, "layers": 1, "heads": 2}
 # alone). Over one position the softmax is exactly 1 and those gradients are exactly 0 everywhere,
 # which compresses to +1 by rule (docs/conformance.md).
 ONEBIT_MODEL = dict(NANO, seq=1)
+# 72 positions, head size 8: zs-fast's causal attention runs its GEMMs over row blocks (5 blocks of 16
+# rows, the last 8: fast/kernels/attention_blocks.cuh), which SMALL's 8 positions leave as one tile.
+LONG_SEQ = dict(SMALL, seq=72)
 SEED = 20261123
 
 BASE = {
@@ -116,6 +119,18 @@ def main():
         for s in range(4):
             names.append(case(f"{prec}_zero{s}_adamw", f"ZeRO stage {s}, {prec}, AdamW + WarmupLR.",
                               {"zero_optimization": {"stage": s}, prec: block}, model=SMALL, worlds=(1, 2, 3)))
+    # A sequence long enough for causal row blocks, in each precision; fp16 walks its scale down from 2^32
+    # through overflow steps, where the attention's non-finite inputs take the exact path.
+    names.append(case("fp32_zero2_long_seq", "ZeRO-2, fp32, 72 positions (attention over causal row blocks).",
+                      {}, model=LONG_SEQ, worlds=(1, 2)))
+    names.append(case("bf16_zero2_long_seq", "ZeRO-2, bf16, 72 positions (attention over causal row blocks).",
+                      {"bf16": {"enabled": True}}, model=LONG_SEQ, worlds=(1, 2)))
+    names.append(case("fp16_walk_long_seq", "fp16, 72 positions, the scale walking down from 2^32: overflow steps "
+                      "with causal row blocks.",
+                      {"train_batch_size": 16, "train_micro_batch_size_per_gpu": 4,
+                       "fp16": {"enabled": True, "loss_scale": 0, "loss_scale_window": 1000,
+                                "initial_scale_power": 32, "hysteresis": 2, "min_loss_scale": 1}},
+                      model=LONG_SEQ, worlds=(1, 2), steps=16))
     # fp16 loss-scale walks (small model, 16 sequences per step, micro-batch 4).
     walk = {"train_batch_size": 16, "train_micro_batch_size_per_gpu": 4}
     names.append(case("fp16_walk_seed000", "Seed 000's fp16 block: the scale walks down from 2^32 "
