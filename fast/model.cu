@@ -54,6 +54,7 @@ struct zsf_model {
     zsf_dtype dt;
     cudaStream_t stream;
     cublasHandle_t cublas;                 /* fp32: pedantic (no TF32); fp16/bf16: tensor cores */
+    zsf_lt lt;                             /* fp16/bf16: the biased GEMMs (gemm_bias.cuh); unused in fp32 */
     acts<float> a32;                       /* the one of these three that matches dt is laid out */
     acts<__half> a16;
     acts<__nv_bfloat16> ab16;
@@ -128,6 +129,8 @@ zsf_model *zsf_model_new(const zsf_params *t, int B, zsf_dtype dt, cudaStream_t 
     /* fp32 must stay fp32: no TF32 or other reduced-precision paths inside cuBLAS. fp16/bf16 inputs
      * run on tensor cores, still accumulating in fp32 (CUBLAS_COMPUTE_32F at every call). */
     CUBLAS_CHECK(cublasSetMathMode(m->cublas, dt == ZSF_FP32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
+    if (dt != ZSF_FP32)
+        zsf_lt_init(&m->lt);
     return m;
 }
 
@@ -136,6 +139,7 @@ void zsf_model_free(zsf_model *m)
     if (!m)
         return;
     cublasDestroy(m->cublas);
+    zsf_lt_free(&m->lt);
     cudaFree(m->memory);
     cudaFree(m->tokens);
     free(m);
@@ -259,14 +263,14 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
         T *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
 
         layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, p.ln1w, p.ln1b, BT, C, s);
-        matmul_forward(h, qkv, a->acc, (const T *)ln1, p.qkvw, p.qkvb, BT, C, 3 * C, s);
+        matmul_forward(h, &m->lt, qkv, a->acc, (const T *)ln1, p.qkvw, p.qkvb, BT, C, 3 * C, s);
         attention_forward(h, atty, att, (const T *)qkv, B, T_, C, NH, a->attn_ptrs, s);
-        matmul_forward_residual(h, residual2, residual, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
+        matmul_forward_residual(h, &m->lt, residual2, residual, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
         layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, (const T *)residual2, p.ln2w, p.ln2b,
                           BT, C, s);
-        matmul_forward(h, fch, a->acc, (const T *)ln2, p.fcw, p.fcb, BT, C, 4 * C, s);
+        matmul_forward(h, &m->lt, fch, a->acc, (const T *)ln2, p.fcw, p.fcb, BT, C, 4 * C, s);
         gelu_forward(fch_gelu, (const T *)fch, 4 * oC, s);
-        matmul_forward_residual(h, residual3, (const T *)residual2, a->acc, (const T *)fch_gelu, p.fcprojw,
+        matmul_forward_residual(h, &m->lt, residual3, (const T *)residual2, a->acc, (const T *)fch_gelu, p.fcprojw,
                                 p.fcprojb, BT, 4 * C, C, s);
         unit_release(m, 1 + l);
         residual = residual3;

@@ -90,6 +90,83 @@ __global__ static void count_bit_differences_kernel(unsigned *count, const T *a,
         atomicAdd(count, 1u);
 }
 
+/* Inputs where common.cuh's conversions differ from rounding.h's: every float bit pattern through st<T>,
+ * every 16-bit pattern through ld<T> (compared as float bits, so NaN payloads count). */
+template <class T> __global__ static void conversion_mismatch_kernel(unsigned long long *count)
+{
+    unsigned long long bad = 0;
+    for (uint64_t i = zsf_tid(); i < (1ull << 32); i += (uint64_t)gridDim.x * blockDim.x) {
+        float f = zsf_bits_f32((uint32_t)i);
+        uint16_t want = zsf_st<T>::dt == ZSF_FP16 ? zsf_f32_to_f16(f) : zsf_f32_to_bf16(f);
+        T got = st<T>(f);
+        uint16_t g;
+        memcpy(&g, &got, 2);
+        bad += g != want;
+        if (i < 65536) {
+            uint16_t h = (uint16_t)i;
+            T x;
+            memcpy(&x, &h, 2);
+            float w = zsf_st<T>::dt == ZSF_FP16 ? zsf_f16_to_f32(h) : zsf_bf16_to_f32(h);
+            bad += zsf_f32_bits(ld(x)) != zsf_f32_bits(w);
+        }
+    }
+    if (bad)
+        atomicAdd(count, bad);
+}
+
+template <class T> static unsigned long long conversion_mismatches(cudaStream_t s)
+{
+    unsigned long long *count = NULL, c = 0;
+    CUDA_CHECK(cudaMalloc((void **)&count, sizeof *count));
+    CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
+    conversion_mismatch_kernel<T><<<4096, ZSF_BLOCK, 0, s>>>(count);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    CUDA_CHECK(cudaFree(count));
+    return c;
+}
+
+/* x = fl_M(rint(x)): integers, so that the GEMMs below sum exactly in any order. */
+template <class T> __global__ static void to_integers_kernel(T *x, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        x[i] = st<T>(rintf(ld(x[i])));
+}
+
+/* Elements (of BT * OC) where gemm_bias (cuBLASLt's bias epilogue) differs from an fp32 GEMM followed by
+ * matmul.cuh's bias kernel, fl_M(acc + bias). Inputs are integers in [-64, 64] with C = 64, so every
+ * product sums exactly whatever the order and only the epilogue is compared: sums up to 2^18 overflow
+ * fp16; the biases in [-100, 100] are not integers, so acc + bias rounds. -1: gemm_bias refused. */
+template <class T> static long bias_epilogue_mismatches(zsf_lt *lt, cublasHandle_t h, uint64_t key, cudaStream_t s)
+{
+    const int BT = 512, C = 64, OC = 512;
+    const size_t n = (size_t)BT * OC;
+    T *inp = dev_buf<T>((size_t)BT * C, key, -64, 64, s), *w = dev_buf<T>((size_t)C * OC, key + 1, -64, 64, s);
+    T *bias = dev_buf<T>(OC, key + 2, -100, 100, s);
+    T *direct = dev_buf<T>(n, key + 3, 0, 0, s), *twostep = dev_buf<T>(n, key + 4, 0, 0, s);
+    float *c32 = dev_buf<float>(n, key + 5, 0, 0, s);
+    ZSF_LAUNCH(to_integers_kernel<T>, (size_t)BT * C, s, inp, (size_t)BT * C);
+    ZSF_LAUNCH(to_integers_kernel<T>, (size_t)C * OC, s, w, (size_t)C * OC);
+    unsigned *count = NULL, c = 0;
+    CUDA_CHECK(cudaMalloc((void **)&count, sizeof *count));
+    CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
+    long result = -1;
+    if (gemm_bias(lt, direct, (const T *)inp, (const T *)w, (const T *)bias, BT, C, OC, s)) {
+        matmul_forward_nobias(h, c32, (const T *)inp, (const T *)w, BT, C, OC);
+        ZSF_LAUNCH(add_bias_kernel<T>, n, s, twostep, c32, (const T *)bias, n, OC);
+        ZSF_LAUNCH(count_bit_differences_kernel<T>, n, s, count, (const T *)direct, (const T *)twostep, n);
+        CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        result = c;
+    }
+    void *all[] = {inp, w, bias, direct, twostep, c32, count};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        CUDA_CHECK(cudaFree(all[i]));
+    return result;
+}
+
 /* Elements (of m * n) whose T-output GEMM differs from fl_M of the fp32-output GEMM, at alpha 1 and 1/8.
  * Inputs in [-120, 120] so that, with k = 64, about a tenth of the fp16 results overflow. */
 template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h, uint64_t key, cudaStream_t s)
@@ -105,7 +182,7 @@ template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h
         unsigned c = 0;
         CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
         gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, c32, m, alpha);
-        zsf_convert(rounded, zsf_st<T>::dt, c32, ZSF_FP32, mn, s);   /* rounding.h's fl_M */
+        zsf_convert(rounded, zsf_st<T>::dt, c32, ZSF_FP32, mn, s);   /* fl_M: st<T>, checked = rounding.h above */
         gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, direct, m, alpha);
         ZSF_LAUNCH(count_bit_differences_kernel<T>, mn, s, count, (const T *)direct, (const T *)rounded, mn);
         CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
@@ -256,16 +333,40 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     CUBLAS_CHECK(cublasSetMathMode(hp, f32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
     CUBLAS_CHECK(cublasSetMathMode(h32, CUBLAS_TF32_TENSOR_OP_MATH));
     float *w32 = (float *)wT;   /* fp32 only: the TF32 comparison's weight */
+    zsf_lt lt;                  /* fp16/bf16: model.cu's biased GEMMs */
+    memset(&lt, 0, sizeof lt);
+    if constexpr (!f32)
+        zsf_lt_init(&lt);
+    /* parts and alternatives, timed alone (fp16/bf16): the "variants" list, outside the step sums */
+    op_table vt = {f32 ? NULL : cJSON_AddArrayToObject(out, "variants"), budget_s, s, {0, 0}, 0};
 
     if constexpr (!f32) {
+        const char *tn = zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16";
+        unsigned long long conv = conversion_mismatches<T>(s);
+        cJSON_AddNumberToObject(out, "conversion_mismatches", (double)conv);
+        printf("zs-fast %s conversions (common.cuh) vs rounding.h: %llu of 2^32 + 2^16 inputs differ\n", tn, conv);
+        if (conv) {
+            fprintf(stderr, "zs-fast-bench: error: the device's %s conversions differ from rounding.h\n", tn);
+            return 1;
+        }
         unsigned bad = epilogue_rounding_mismatches<T>(hp, key, s);
         key += 5;
         cJSON_AddNumberToObject(out, "epilogue_rounding_mismatches", bad);
-        printf("zs-fast GEMM epilogue rounding (%s output) vs rounding.h: %u of %d elements differ\n",
-               zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16", bad, 2 * 512 * 512);
+        printf("zs-fast GEMM epilogue rounding (%s output) vs rounding.h: %u of %d elements differ\n", tn, bad,
+               2 * 512 * 512);
         if (bad) {
             fprintf(stderr, "zs-fast-bench: error: cuBLAS's 16-bit output rounding differs from rounding.h; model.cu's "
                             "rounding points in GEMM epilogues are not exact on this device\n");
+            return 1;
+        }
+        long bias_bad = bias_epilogue_mismatches<T>(&lt, hp, key, s);
+        key += 6;
+        cJSON_AddNumberToObject(out, "bias_epilogue_mismatches", (double)bias_bad);
+        printf("zs-fast cuBLASLt bias epilogue (%s) vs GEMM + bias kernel: %ld of %d elements differ\n", tn, bias_bad,
+               512 * 512);
+        if (bias_bad) {
+            fprintf(stderr, "zs-fast-bench: error: cuBLASLt's bias epilogue %s\n",
+                    bias_bad < 0 ? "refused aligned buffers" : "is not fl_M(acc + bias) on this device");
             return 1;
         }
     }
@@ -284,16 +385,29 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
         snprintf(name, sizeof name, "gemm %s", g.name);
         const T *gin = g.in == C ? ln : fch_gelu;   /* [BT, in] */
         float *o32 = f32_view(fch, acc);
-        ot.add(name, "fwd", L, fl, [&] { matmul_forward_nobias(hp, o32, gin, (const T *)wT, BT, g.in, g.oc); });
+        /* fp32: model.cu's path; fp16/bf16: the path model.cu takes where a pointer is misaligned */
+        op_table &path = f32 ? ot : vt;
+        if constexpr (!f32) {   /* model.cu's path: the bias in cuBLASLt's epilogue */
+            T *y = g.residual ? res : fch;
+            snprintf(name, sizeof name, "gemm+bias %s", g.name);
+            ot.add(name, "fwd", L, fl, [&] { gemm_bias(&lt, y, gin, (const T *)wT, (const T *)bias, BT, g.in, g.oc, s); });
+            if (g.residual) {
+                snprintf(name, sizeof name, "add_residual %s", g.name);
+                ot.add(name, "fwd", L, 0, [&] { ZSF_LAUNCH(add_residual_kernel<T>, nC, s, res, (const T *)x, nC); });
+            }
+            snprintf(name, sizeof name, "gemm %s -> fp32 (unaligned path)", g.name);
+        }
+        path.add(name, "fwd", L, fl, [&] { matmul_forward_nobias(hp, o32, gin, (const T *)wT, BT, g.in, g.oc); });
         if constexpr (f32)
             ot.tf32(L, fl, [&] { matmul_forward_nobias(h32, (float *)fch, (const float *)gin, w32, BT, g.in, g.oc); });
-        snprintf(name, sizeof name, "%s %s", g.residual ? "add_bias_residual" : "add_bias", g.name);
+        snprintf(name, sizeof name, "%s %s%s", g.residual ? "add_bias_residual" : "add_bias", g.name,
+                 f32 ? "" : " (unaligned path)");
         if (g.residual)
-            ot.add(name, "fwd", L, 0, [&] {
+            path.add(name, "fwd", L, 0, [&] {
                 ZSF_LAUNCH(add_bias_residual_kernel<T>, nC, s, res, (const T *)x, acc, bias, nC, g.oc);
             });
         else
-            ot.add(name, "fwd", L, 0, [&] {
+            path.add(name, "fwd", L, 0, [&] {
                 ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * g.oc, s, fch, o32, bias, (size_t)BT * g.oc, g.oc);
             });
     }
@@ -356,8 +470,8 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
            [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel<T>, (size_t)T_ * C, s, dwpe, (const T *)dres, B, T_, C); });
 
     if constexpr (!f32)
-        gemm_variants<T>(cJSON_AddArrayToObject(out, "variants"), budget_s, hp, s, att, atty, dpreatt, qkv, dC, dqkv,
-                         acc, ln, logits, dwte, B, T_, C, NH, V, L);
+        gemm_variants<T>(vt.list, budget_s, hp, s, att, atty, dpreatt, qkv, dC, dqkv, acc, ln, logits, dwte, B, T_, C,
+                         NH, V, L);
 
     cJSON *sum = cJSON_AddObjectToObject(out, "ops_sum");
     cJSON_AddNumberToObject(sum, "gemm_ms", ot.step_ms[0]);
@@ -371,6 +485,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
 
     cublasDestroy(hp);
     cublasDestroy(h32);
+    zsf_lt_free(&lt);
     void *all[] = {x, ln, qkv, att, atty, res, fch, fch_gelu, dres, dC, d4C, dqkv, dpreatt, logits, wteT, wT,
                    mean, rstd, acc, losses, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)

@@ -100,18 +100,23 @@ __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int
     const S *sc = a;
     float maxv = -INFINITY, sum = 0.0f;
     if (T <= 32 * ATT_REGS) {
-        float x[ATT_REGS];
+        /* chunks k < kn hold the entries t2 <= t: the tests k < kn and 32k < end are the same for the
+         * whole warp, so it skips the chunks past its row (or block) together */
+        const int kn = t / 32 + 1;
+        float x[ATT_REGS] = {};
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t2 = lane + 32 * k;
-            x[k] = t2 <= t ? rnd<S>(ld(sc[t2]) * scale) : 0.0f;   /* the scores are a rounding point */
-            if (t2 <= t)
-                maxv = x[k] > maxv ? x[k] : maxv;
+            if (k < kn) {
+                x[k] = t2 <= t ? rnd<S>(ld(sc[t2]) * scale) : 0.0f;   /* the scores are a rounding point */
+                if (t2 <= t)
+                    maxv = x[k] > maxv ? x[k] : maxv;
+            }
         }
         maxv = warp_max(maxv);
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++)
-            if (lane + 32 * k <= t) {
+            if (k < kn && lane + 32 * k <= t) {
                 x[k] = expf(x[k] - maxv);
                 sum = sum + x[k];
             }
@@ -119,7 +124,7 @@ __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t2 = lane + 32 * k;
-            if (t2 < end)
+            if (32 * k < end && t2 < end)
                 a[t2] = st<S>(t2 <= t ? x[k] * inv : 0.0f);
         }
         return;
@@ -160,21 +165,23 @@ __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const 
     S *dp = datt_dpreatt + row * T;
     const S *da = dp;
     float dot = 0.0f;
-    if (!std::is_same<S, __half>::value && T <= 32 * ATT_REGS) {
-        float av[ATT_REGS], dv[ATT_REGS];
+    if (T <= 32 * ATT_REGS) {
+        const int kn = t / 32 + 1;   /* as in the forward kernel */
+        float av[ATT_REGS] = {}, dv[ATT_REGS] = {};
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t2 = lane + 32 * k;
-            av[k] = t2 <= t ? ld(a[t2]) : 0.0f;
-            dv[k] = t2 <= t ? ld(da[t2]) : 0.0f;
-            if (t2 <= t)
+            if (k < kn && t2 <= t) {
+                av[k] = ld(a[t2]);
+                dv[k] = ld(da[t2]);
                 dot = dot + av[k] * dv[k];
+            }
         }
         dot = warp_sum(dot);
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t3 = lane + 32 * k;
-            if (t3 < end)
+            if (32 * k < end && t3 < end)
                 dp[t3] = st<S>(t3 <= t ? rnd<S>(av[k] * (dv[k] - dot)) * scale : 0.0f);
         }
         return;

@@ -105,17 +105,30 @@ template <> struct zsf_st<float> {
     __device__ static float load(float x) { return x; }
     __device__ static float store(float x) { return x; }
 };
+/* The 16-bit conversions are the hardware's (cvt.rn: round to nearest even, overflow to Inf, subnormals
+ * kept) for every input but NaN, which takes rounding.h's path to keep its payload bits: the
+ * hardware's NaNs are canonical. That the two agree is checked, not assumed: zs-fast-bench's ops
+ * phase compares them on the device for all 2^32 floats and all 2^16 16-bit patterns (performance-
+ * notes.md, run 8). rounding.h's integer conversion cost fp16 kernels ALU time: the staged softmax
+ * backward of run 6 did not fit the registers with it. */
 template <> struct zsf_st<__half> {
     static constexpr zsf_dtype dt = ZSF_FP16;
     static constexpr cudaDataType_t cuda = CUDA_R_16F;
-    __device__ static float load(__half x) { return zsf_f16_to_f32(__half_as_ushort(x)); }
-    __device__ static __half store(float x) { return __ushort_as_half(zsf_f32_to_f16(x)); }
+    __device__ static float load(__half x)
+    {
+        unsigned short b = __half_as_ushort(x);
+        return (b & 0x7FFFu) > 0x7C00u ? zsf_f16_to_f32(b) : __half2float(x);
+    }
+    __device__ static __half store(float x) { return x != x ? __ushort_as_half(zsf_f32_to_f16(x)) : __float2half_rn(x); }
 };
 template <> struct zsf_st<__nv_bfloat16> {
     static constexpr zsf_dtype dt = ZSF_BF16;
     static constexpr cudaDataType_t cuda = CUDA_R_16BF;
     __device__ static float load(__nv_bfloat16 x) { return zsf_bf16_to_f32(__bfloat16_as_ushort(x)); }
-    __device__ static __nv_bfloat16 store(float x) { return __ushort_as_bfloat16(zsf_f32_to_bf16(x)); }
+    __device__ static __nv_bfloat16 store(float x)
+    {
+        return x != x ? __ushort_as_bfloat16(zsf_f32_to_bf16(x)) : __float2bfloat16_rn(x);
+    }
 };
 
 template <class T> __device__ static inline float ld(T x) { return zsf_st<T>::load(x); }

@@ -11,6 +11,7 @@
 #define ZS_FAST_KERNELS_MATMUL_CUH
 
 #include "common.cuh"
+#include "gemm_bias.cuh"
 
 /* C[m,n] (column-major) = alpha * op(A) @ op(B), A and B stored as T, fp32 compute; C stored as O
  * (float, or T: the fp32 result rounded to nearest even in the GEMM's epilogue). */
@@ -92,23 +93,42 @@ static void matmul_forward_nobias(cublasHandle_t h, float *out, const T *inp, co
     gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, OC, BT, C, weight, OC, inp, C, out, OC);
 }
 
-/* out = fl_M(inp @ weight + bias); acc: [BT,OC] fp32 scratch (unused in fp32). */
+/* out = fl_M(inp @ weight + bias); acc: [BT,OC] fp32 scratch (unused in fp32). In fp16/bf16 the bias
+ * is added in cuBLASLt's epilogue (gemm_bias.cuh) where the pointers allow. */
 template <class T>
-static void matmul_forward(cublasHandle_t h, T *out, float *acc, const T *inp, const T *weight, const T *bias,
-                           int BT, int C, int OC, cudaStream_t s)
+static void matmul_forward(cublasHandle_t h, zsf_lt *lt, T *out, float *acc, const T *inp, const T *weight,
+                           const T *bias, int BT, int C, int OC, cudaStream_t s)
 {
+    if constexpr (!zsf_is_f32<T>)
+        if (gemm_bias(lt, out, inp, weight, bias, BT, C, OC, s))
+            return;
     float *o32 = f32_view(out, acc);
     matmul_forward_nobias(h, o32, inp, weight, BT, C, OC);
     ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * OC, s, out, o32, bias, (size_t)BT * OC, OC);
 }
 
+/* out = fl_M(residual + y) where y = fl_M(acc + bias) is already stored in out (by gemm_bias). */
+template <class T> __global__ static void add_residual_kernel(T *out, const T *residual, size_t n)
+{
+    size_t i = zsf_tid();
+    if (i < n)
+        out[i] = st<T>(ld(residual[i]) + ld(out[i]));
+}
+
 /* out = residual + inp @ weight + bias; acc is [BT,OC] fp32 scratch. */
 template <class T>
-static void matmul_forward_residual(cublasHandle_t h, T *out, const T *residual, float *acc, const T *inp,
-                                    const T *weight, const T *bias, int BT, int C, int OC, cudaStream_t s)
+static void matmul_forward_residual(cublasHandle_t h, zsf_lt *lt, T *out, const T *residual, float *acc,
+                                    const T *inp, const T *weight, const T *bias, int BT, int C, int OC,
+                                    cudaStream_t s)
 {
+    const size_t n = (size_t)BT * OC;
+    if constexpr (!zsf_is_f32<T>)
+        if (gemm_bias(lt, out, inp, weight, bias, BT, C, OC, s)) {
+            ZSF_LAUNCH(add_residual_kernel<T>, n, s, out, residual, n);
+            return;
+        }
     matmul_forward_nobias(h, acc, inp, weight, BT, C, OC);
-    ZSF_LAUNCH(add_bias_residual_kernel<T>, (size_t)BT * OC, s, out, residual, acc, bias, (size_t)BT * OC, OC);
+    ZSF_LAUNCH(add_bias_residual_kernel<T>, n, s, out, residual, acc, bias, n, OC);
 }
 
 /* dinp[BT,C] = fl_M(dout[BT,OC] @ weight^T): a finished activation gradient, rounded in the GEMM's
