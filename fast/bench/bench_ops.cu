@@ -248,8 +248,15 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
     /* attention_backward's other parts: the row kernel alone, and the non-finite check with the exact
      * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path) */
     const size_t rows = (size_t)B * NH * T_;
+    const int blk = attention_blocks(T_, hs).n ? attention_blocks(T_, hs).size : 0;
     vt.add("attn bwd softmax backward kernel, full rows", "bwd", L, 0, [&] {
         ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f, 0);
+    });
+    vt.add("attn bwd softmax backward kernel, row blocks", "bwd", L, 0, [&] {
+        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f, blk);
+    });
+    vt.add("attn fwd softmax forward kernel, row blocks", "fwd", L, 0, [&] {
+        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<T>, rows, s, att, rows, T_, 1.0f, blk);
     });
     vt.add("attn bwd non-finite check, exact kernels idle", "bwd", L, 0, [&] {
         attention_flag_clear_kernel<<<1, 1, 0, s>>>();

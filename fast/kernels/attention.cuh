@@ -100,31 +100,38 @@ __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int
     const S *sc = a;
     float maxv = -INFINITY, sum = 0.0f;
     if (T <= 32 * ATT_REGS) {
-        /* chunks k < kn hold the entries t2 <= t: the tests k < kn and 32k < end are the same for the
-         * whole warp, so it skips the chunks past its row (or block) together */
+        /* chunks k < kn hold the entries t2 <= t; the warp leaves each loop together (kn and end are
+         * the row's). Measured (performance-notes.md run 8): the breaks cut bf16's forward pass by 1.7 ms
+         * per step, where the same tests as per-chunk conditions cost 1.8 ms more, and neither helped the
+         * backward kernel, which keeps its full unrolled loops */
         const int kn = t / 32 + 1;
         float x[ATT_REGS] = {};
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
+            if (k == kn)
+                break;
             int t2 = lane + 32 * k;
-            if (k < kn) {
-                x[k] = t2 <= t ? rnd<S>(ld(sc[t2]) * scale) : 0.0f;   /* the scores are a rounding point */
-                if (t2 <= t)
-                    maxv = x[k] > maxv ? x[k] : maxv;
-            }
+            x[k] = t2 <= t ? rnd<S>(ld(sc[t2]) * scale) : 0.0f;   /* the scores are a rounding point */
+            if (t2 <= t)
+                maxv = x[k] > maxv ? x[k] : maxv;
         }
         maxv = warp_max(maxv);
 #pragma unroll
-        for (int k = 0; k < ATT_REGS; k++)
-            if (k < kn && lane + 32 * k <= t) {
+        for (int k = 0; k < ATT_REGS; k++) {
+            if (k == kn)
+                break;
+            if (lane + 32 * k <= t) {
                 x[k] = expf(x[k] - maxv);
                 sum = sum + x[k];
             }
+        }
         float inv = 1.0f / warp_sum(sum);
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
+            if (32 * k >= end)
+                break;
             int t2 = lane + 32 * k;
-            if (32 * k < end && t2 < end)
+            if (t2 < end)
                 a[t2] = st<S>(t2 <= t ? x[k] * inv : 0.0f);
         }
         return;
@@ -149,9 +156,10 @@ __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int
  * apply it. One warp per row. In fp32 and bf16, rows of up to 32 * ATT_REGS entries are read into
  * registers first (the same folds over the same values): every load is issued before the first store,
  * which the aliasing of the in-place rewrite would otherwise order after each store. Measured on an
- * H100 (performance-notes.md run 6), per step: bf16 17.8 ms with the loads in the store loop, 5.8 ms
- * staged; fp16 9.2 ms in the loop, 24.4 ms staged (its exact conversion, unrolled 64 times, does not
- * fit the registers), so fp16 keeps the loop. */
+ * H100 (performance-notes.md runs 6 and 8), per step: bf16 17.8 ms with the loads in the store loop, 5.8 ms
+ * staged; fp16 9.2 ms in the loop, 24.4 ms staged with rounding.h's conversion and still 21.0 ms with
+ * the hardware's (its NaN test, unrolled 64 times, does not fit the registers), so fp16 keeps the
+ * loop. */
 template <class S>
 __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale,
                                                          int block)
@@ -165,23 +173,21 @@ __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const 
     S *dp = datt_dpreatt + row * T;
     const S *da = dp;
     float dot = 0.0f;
-    if (T <= 32 * ATT_REGS) {
-        const int kn = t / 32 + 1;   /* as in the forward kernel */
-        float av[ATT_REGS] = {}, dv[ATT_REGS] = {};
+    if (!std::is_same<S, __half>::value && T <= 32 * ATT_REGS) {
+        float av[ATT_REGS], dv[ATT_REGS];
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t2 = lane + 32 * k;
-            if (k < kn && t2 <= t) {
-                av[k] = ld(a[t2]);
-                dv[k] = ld(da[t2]);
+            av[k] = t2 <= t ? ld(a[t2]) : 0.0f;
+            dv[k] = t2 <= t ? ld(da[t2]) : 0.0f;
+            if (t2 <= t)
                 dot = dot + av[k] * dv[k];
-            }
         }
         dot = warp_sum(dot);
 #pragma unroll
         for (int k = 0; k < ATT_REGS; k++) {
             int t3 = lane + 32 * k;
-            if (32 * k < end && t3 < end)
+            if (t3 < end)
                 dp[t3] = st<S>(t3 <= t ? rnd<S>(av[k] * (dv[k] - dot)) * scale : 0.0f);
         }
         return;
