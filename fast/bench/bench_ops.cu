@@ -90,6 +90,19 @@ __global__ static void count_bit_differences_kernel(unsigned *count, const T *a,
         atomicAdd(count, 1u);
 }
 
+/* Elements of a[0..n) and b[0..n) whose bits differ (waits for the stream). */
+template <class T> static unsigned bit_differences(const T *a, const T *b, size_t n, cudaStream_t s)
+{
+    unsigned *count = NULL, c = 0;
+    CUDA_CHECK(cudaMalloc((void **)&count, sizeof *count));
+    CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
+    ZSF_LAUNCH(count_bit_differences_kernel<T>, n, s, count, a, b, n);
+    CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    CUDA_CHECK(cudaFree(count));
+    return c;
+}
+
 /* Inputs where common.cuh's conversions differ from rounding.h's: every float bit pattern through st<T>,
  * every 16-bit pattern through ld<T> (compared as float bits, so NaN payloads count). */
 template <class T> __global__ static void conversion_mismatch_kernel(unsigned long long *count)
@@ -149,19 +162,13 @@ template <class T> static long bias_epilogue_mismatches(zsf_lt *lt, cublasHandle
     float *c32 = dev_buf<float>(n, key + 5, 0, 0, s);
     ZSF_LAUNCH(to_integers_kernel<T>, (size_t)BT * C, s, inp, (size_t)BT * C);
     ZSF_LAUNCH(to_integers_kernel<T>, (size_t)C * OC, s, w, (size_t)C * OC);
-    unsigned *count = NULL, c = 0;
-    CUDA_CHECK(cudaMalloc((void **)&count, sizeof *count));
-    CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
     long result = -1;
     if (gemm_bias(lt, direct, (const T *)inp, (const T *)w, (const T *)bias, BT, C, OC, s)) {
         matmul_forward_nobias(h, c32, (const T *)inp, (const T *)w, BT, C, OC);
         ZSF_LAUNCH(add_bias_kernel<T>, n, s, twostep, c32, (const T *)bias, n, OC);
-        ZSF_LAUNCH(count_bit_differences_kernel<T>, n, s, count, (const T *)direct, (const T *)twostep, n);
-        CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
-        CUDA_CHECK(cudaStreamSynchronize(s));
-        result = c;
+        result = bit_differences((const T *)direct, (const T *)twostep, n, s);
     }
-    void *all[] = {inp, w, bias, direct, twostep, c32, count};
+    void *all[] = {inp, w, bias, direct, twostep, c32};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     return result;
@@ -176,20 +183,14 @@ template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h
     T *A = dev_buf<T>((size_t)m * k, key, -120, 120, s), *B = dev_buf<T>((size_t)k * n, key + 1, -120, 120, s);
     T *direct = dev_buf<T>(mn, key + 2, 0, 0, s), *rounded = dev_buf<T>(mn, key + 3, 0, 0, s);
     float *c32 = dev_buf<float>(mn, key + 4, 0, 0, s);
-    unsigned *count = NULL, total = 0;
-    CUDA_CHECK(cudaMalloc((void **)&count, sizeof *count));
+    unsigned total = 0;
     for (float alpha : {1.0f, 0.125f}) {
-        unsigned c = 0;
-        CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof *count, s));
         gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, c32, m, alpha);
         zsf_convert(rounded, zsf_st<T>::dt, c32, ZSF_FP32, mn, s);   /* fl_M: st<T>, checked = rounding.h above */
         gemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, (const T *)A, m, (const T *)B, k, direct, m, alpha);
-        ZSF_LAUNCH(count_bit_differences_kernel<T>, mn, s, count, (const T *)direct, (const T *)rounded, mn);
-        CUDA_CHECK(cudaMemcpyAsync(&c, count, sizeof c, cudaMemcpyDeviceToHost, s));
-        CUDA_CHECK(cudaStreamSynchronize(s));
-        total += c;
+        total += bit_differences((const T *)direct, (const T *)rounded, mn, s);
     }
-    void *all[] = {A, B, direct, rounded, c32, count};
+    void *all[] = {A, B, direct, rounded, c32};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     return total;
@@ -248,7 +249,8 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
     /* attention_backward's other parts: the row kernel alone, and the non-finite check with the exact
      * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path) */
     const size_t rows = (size_t)B * NH * T_;
-    const int blk = attention_blocks(T_, hs).n ? attention_blocks(T_, hs).size : 0;
+    const attn_blocks blocks = attention_blocks(T_, hs);
+    const int blk = blocks.n ? blocks.size : 0;   /* the softmax kernels' block argument, as the passes give it */
     vt.add("attn bwd softmax backward kernel, full rows", "bwd", L, 0, [&] {
         ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f, 0);
     });

@@ -2,10 +2,13 @@
  * [h*hs, (h+1)*hs) of each (hs = C/NH). att[B,NH,T,T] keeps the softmax for the backward pass
  * (entries above the diagonal are 0). out[B,T,C] = att @ v per head.
  *
- * The products are cuBLAS strided-batched GEMMs (fp32 compute; fp32 inputs on the model's
- * pedantic handle, no TF32; in fp16/bf16 16-bit inputs on tensor cores), one call per batch row b over
- * the NH heads, with full T x T tiles: the causal mask lives in the row kernels (softmax forward and
- * backward write exact zeros above the diagonal). Activations are stored as T (common.cuh): qkv, att,
+ * The products are cuBLAS GEMMs (fp32 compute; fp32 inputs on the model's pedantic handle, no TF32;
+ * in fp16/bf16 16-bit inputs on tensor cores) over causal row blocks: only the tiles on or below the
+ * diagonal, one pointer-array batched call per block over the B*NH heads (attention_blocks.cuh).
+ * Where a pointer could be misaligned (T or hs not a multiple of 8) they run on full T x T tiles
+ * instead, one strided-batched call per batch row b over the NH heads. Either way the causal mask
+ * lives in the row kernels (softmax forward and backward write exact zeros above the diagonal, up to
+ * the end of the row's block). Activations are stored as T (common.cuh): qkv, att,
  * out, dout, dpreatt and dqkv. Where a GEMM's result is itself a rounding point (the scores
  * fl_M(acc * scale) and datt fl_M(v . dout)), the GEMM writes it as S, rounded in its epilogue (scale as
  * alpha): the row kernels then rewrite that buffer in place (the scores become att, datt becomes
@@ -19,7 +22,7 @@
  * where dpreatt is stored rounded, the GEMM's alpha applies the scale: exact for the power-of-two
  * scale of hs = 64, a reassociation otherwise).
  *
- * The full tiles add terms 0 * x that the reference's loops skip. They change nothing unless x is
+ * The diagonal tiles (all tiles, without blocks) add terms 0 * x that the reference's loops skip. They change nothing unless x is
  * Inf or NaN (fp16 overflow steps), where 0 * Inf = NaN would replace the reference's Inf. So every
  * pass first flags a non-finite input, and then the exact one-thread-per-row kernels below (the
  * reference's loops) redo the whole pass; they return at once when the flag is clear. */
@@ -382,11 +385,11 @@ static void attention_forward(cublasHandle_t hdl, S *out, S *att, const S *qkv, 
             /* scores of query block r: keys t2 < r1 */
             {CUBLAS_OP_T, CUBLAS_OP_N, ATT_PREFIX, ATT_WIDTH, ATT_HS,
              {attn_blk_op(qkv + C, T3C, hs, 0), attn_blk_op(qkv, T3C, hs, 3 * C), attn_blk_op(att, NH * TT, TT, T)},
-             {3 * C, 3 * C, T}, {ty, ty, ty}, gemm_scale},
+             {3 * C, 3 * C, T}, ty, gemm_scale},
             /* out^T[i,t] = sum over t2 < r1 of v^T[i,t2] att^T[t2,t] */
             {CUBLAS_OP_N, CUBLAS_OP_N, ATT_HS, ATT_WIDTH, ATT_PREFIX,
              {attn_blk_op(qkv + 2 * C, T3C, hs, 0), attn_blk_op(att, NH * TT, TT, T), attn_blk_op(out, T * C, hs, C)},
-             {3 * C, T, C}, {ty, ty, ty}, 1.0f}};
+             {3 * C, T, C}, ty, 1.0f}};
         attention_blocks_prepare(g, 2, blk, ptrs, B, NH, s);
         attention_blocks_run(hdl, g[0], 0, blk, ptrs, B, T, NH, hs);
         ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale, blk.size);
@@ -429,17 +432,17 @@ static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S 
         const attn_blk_gemm g[4] = {
             /* datt^T[t2,t] = v[t2,:] . dout[t,:] for query block r, keys t2 < r1 */
             {CUBLAS_OP_T, CUBLAS_OP_N, ATT_PREFIX, ATT_WIDTH, ATT_HS, {v, attn_blk_op(dout, TC, hs, C), dp_query},
-             {3 * C, C, T}, {ty, ty, ty}, 1.0f},
+             {3 * C, C, T}, ty, 1.0f},
             /* dv^T[i,t2] = sum over t >= c0 of dout^T[i,t] att[t,t2], key block c */
             {CUBLAS_OP_N, CUBLAS_OP_T, ATT_HS, ATT_WIDTH, ATT_SUFFIX,
-             {attn_blk_op(dout, TC, hs, C), a_key, attn_blk_op(dqkv + 2 * C, T3C, hs, 3 * C)}, {C, T, 3 * C},
-             {ty, ty, ty}, 1.0f},
+             {attn_blk_op(dout, TC, hs, C), a_key, attn_blk_op(dqkv + 2 * C, T3C, hs, 3 * C)}, {C, T, 3 * C}, ty,
+             1.0f},
             /* dq^T[i,t] = sum over t2 < r1 of k^T[i,t2] dps^T[t2,t], query block r */
             {CUBLAS_OP_N, CUBLAS_OP_N, ATT_HS, ATT_WIDTH, ATT_PREFIX, {k, dp_query, attn_blk_op(dqkv, T3C, hs, 3 * C)},
-             {3 * C, T, 3 * C}, {ty, ty, ty}, gemm_scale},
+             {3 * C, T, 3 * C}, ty, gemm_scale},
             /* dk^T[i,t2] = sum over t >= c0 of q^T[i,t] dps[t,t2], key block c */
             {CUBLAS_OP_N, CUBLAS_OP_T, ATT_HS, ATT_WIDTH, ATT_SUFFIX,
-             {q, dp_key, attn_blk_op(dqkv + C, T3C, hs, 3 * C)}, {3 * C, T, 3 * C}, {ty, ty, ty}, gemm_scale}};
+             {q, dp_key, attn_blk_op(dqkv + C, T3C, hs, 3 * C)}, {3 * C, T, 3 * C}, ty, gemm_scale}};
         attention_blocks_prepare(g, 4, blk, ptrs, B, NH, s);
         attention_blocks_run(hdl, g[0], 0, blk, ptrs, B, T, NH, hs);
         attention_blocks_run(hdl, g[1], 1, blk, ptrs, B, T, NH, hs);

@@ -70,7 +70,7 @@ struct attn_blk_gemm {
     attn_extent m, n, k;
     attn_blk_operand op[3];   /* A, B, C */
     int ld[3];
-    cudaDataType type[3];
+    cudaDataType type;   /* of A, B and C: the activations' storage type */
     float alpha;
 };
 
@@ -133,8 +133,8 @@ static void attention_blocks_run(cublasHandle_t hdl, const attn_blk_gemm &g, int
         const void *const *tab = ptrs + (size_t)i * 3 * op_stride + (size_t)r * bnh;
         CUBLAS_CHECK(cublasGemmBatchedEx(hdl, g.ta, g.tb, attn_extent_of(g.m, hs, T, r0, r1),
                                          attn_extent_of(g.n, hs, T, r0, r1), attn_extent_of(g.k, hs, T, r0, r1),
-                                         &g.alpha, tab, g.type[0], g.ld[0], tab + op_stride, g.type[1], g.ld[1], &zero,
-                                         (void *const *)(tab + 2 * op_stride), g.type[2], g.ld[2], bnh,
+                                         &g.alpha, tab, g.type, g.ld[0], tab + op_stride, g.type, g.ld[1], &zero,
+                                         (void *const *)(tab + 2 * op_stride), g.type, g.ld[2], bnh,
                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
 }

@@ -1,10 +1,11 @@
 /* Linear layers with cuBLAS, Hugging Face Conv1D layout.
  *   out[BT,OC] = inp[BT,C] @ weight[C,OC] + bias[OC]
  * Row-major X[r,c] is column-major X^T, so each product below is written as its transpose.
- * Inputs, weights and biases are of the model's storage type T (common.cuh); every GEMM computes and writes fp32
+ * Inputs, weights and biases are of the model's storage type T (common.cuh); every GEMM computes in fp32
  * (CUBLAS_COMPUTE_32F): in fp32 on the model's pedantic handle (no TF32), in fp16/bf16 on tensor
- * cores, into an fp32 scratch that the kernels below round once (docs/spec/model.md). The bias is
- * added after the product, as the reference does (acc + bias). Backward GEMMs write (beta = 0): every
+ * cores. The bias is added after the product, as the reference does (acc + bias), and the sum is
+ * rounded once (docs/spec/model.md): in fp16/bf16 by cuBLASLt's bias epilogue (gemm_bias.cuh); in fp32,
+ * or where a pointer is not 16-byte aligned, by the kernels below from an fp32 GEMM result. Backward GEMMs write (beta = 0): every
  * parameter gradient of a micro-step is produced exactly once, in fp32, except the tied wte, whose
  * embedding part encoder_backward adds afterwards. */
 #ifndef ZS_FAST_KERNELS_MATMUL_CUH
