@@ -331,11 +331,15 @@ void zsf_all_to_all_bytes(zsf_comm *c, const void *send, void *recv, size_t byte
         return;
     }
     nccl_begin(c);
+    /* One group: NCCL fuses the W sends and receives into one launch. Outside a group each call is its
+     * own operation, and a send with no receive posted yet is invalid usage at W >= 2. */
+    NCCL_CHECK(ncclGroupStart());
     for (int r = 0; r < c->world; r++) {
         NCCL_CHECK(ncclSend((const unsigned char *)send + (size_t)r * bytes, bytes, ncclUint8, r, c->nccl,
                             c->comm_stream));
         NCCL_CHECK(ncclRecv((unsigned char *)recv + (size_t)r * bytes, bytes, ncclUint8, r, c->nccl, c->comm_stream));
     }
+    NCCL_CHECK(ncclGroupEnd());
     nccl_end(c);
 }
 

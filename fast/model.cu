@@ -34,6 +34,7 @@ template <class T> struct acts {
     float *lnf_mean, *lnf_rstd;            /* [BT] x2 */
     T *logits;                             /* [BT,Vp]: logits, then dlogits in place (Vp = logits_ld<T>(V)) */
     float *losses;                         /* [BT] */
+    softmax_stats *ce_stats;               /* [BT]: each logits row's max and 1 / sum, kept for the backward */
     /* fp32 GEMM results before their rounding: [BT,C] in fp32 (a projection before its bias and
      * residual add); [BT,4C] in fp16/bf16, where the forward GEMMs with a bias write here first (and
      * the LM head's dinp over V rounded down to 16, before its tail is added) */
@@ -89,7 +90,8 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->fch_gelu, L * BT * 4 * C, sizeof(T)}, {(void **)&a->residual3, L * BT * C, sizeof(T)},
         {(void **)&a->lnf, BT * C, sizeof(T)},           {(void **)&a->lnf_mean, BT, 4},
         {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->logits, BT * V, sizeof(T)},
-        {(void **)&a->losses, BT, 4},                    {(void **)&a->acc, (f32 ? 1 : 4) * BT * C, 4},
+        {(void **)&a->losses, BT, 4},                    {(void **)&a->ce_stats, BT, sizeof(softmax_stats)},
+        {(void **)&a->acc, (f32 ? 1 : 4) * BT * C, 4},
         {(void **)&a->bias_part, std::max((size_t)BIAS_CHUNKS * 4 * C, LAYERNORM_SCRATCH(C)), 4},
         {(void **)&a->dres, BT * C, sizeof(T)},
         {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
@@ -255,35 +257,40 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
     unit_ptr<T> emb = unit_fetch<T>(m, params, 0);
     encoder_forward(a->encoded, zsf_model_inputs(m), at(emb, wte), at(emb, zsf_param_wpe(m->t)), B, T_, C, s);
     unit_release(m, 0);
-    const T *residual = a->encoded;
+    /* The residual stream after layer l is fl_M(residual2 + y) with y the fc projection's output; the
+     * projection writes y into residual3, and the next LayerNorm adds residual2 to it in place before it
+     * normalises (layernorm.cuh), likewise residual2 = fl_M(stream + attention projection) at ln2.
+     * `stream` holds the stream, or its y part while `pending` (the part to add) is set. */
+    T *stream = a->encoded;
+    const T *pending = NULL;
     for (int l = 0; l < L; l++) {
         block<T> p = block_view<T>(m->t, unit_fetch<T>(m, params, 1 + l), l);
         T *ln1 = a->ln1 + l * oC, *qkv = a->qkv + 3 * l * oC, *att = a->att + l * oA, *atty = a->atty + l * oC;
         T *residual2 = a->residual2 + l * oC, *ln2 = a->ln2 + l * oC, *fch = a->fch + 4 * l * oC;
         T *fch_gelu = a->fch_gelu + 4 * l * oC, *residual3 = a->residual3 + l * oC;
 
-        layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, residual, p.ln1w, p.ln1b, BT, C, s);
+        layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, stream, pending, p.ln1w, p.ln1b, BT, C, s);
         matmul_forward(h, &m->lt, qkv, a->acc, (const T *)ln1, p.qkvw, p.qkvb, BT, C, 3 * C, s);
         attention_forward(h, atty, att, (const T *)qkv, B, T_, C, NH, a->attn_ptrs, s);
-        matmul_forward_residual(h, &m->lt, residual2, residual, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
-        layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, (const T *)residual2, p.ln2w, p.ln2b,
-                          BT, C, s);
+        matmul_forward(h, &m->lt, residual2, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
+        layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, residual2, (const T *)stream, p.ln2w,
+                          p.ln2b, BT, C, s);
         matmul_forward(h, &m->lt, fch, a->acc, (const T *)ln2, p.fcw, p.fcb, BT, C, 4 * C, s);
         gelu_forward(fch_gelu, (const T *)fch, 4 * oC, s);
-        matmul_forward_residual(h, &m->lt, residual3, (const T *)residual2, a->acc, (const T *)fch_gelu, p.fcprojw,
-                                p.fcprojb, BT, 4 * C, C, s);
+        matmul_forward(h, &m->lt, residual3, a->acc, (const T *)fch_gelu, p.fcprojw, p.fcprojb, BT, 4 * C, C, s);
         unit_release(m, 1 + l);
-        residual = residual3;
+        stream = residual3;
+        pending = residual2;
     }
     unit_ptr<T> lnf = unit_fetch<T>(m, params, L + 1);
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual, at(lnf, zsf_param_lnf_w(m->t)),
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, stream, pending, at(lnf, zsf_param_lnf_w(m->t)),
                       at(lnf, zsf_param_lnf_b(m->t)), BT, C, s);
     unit_release(m, L + 1);
     emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
     lm_head_forward(h, a->logits, (const T *)a->lnf, at(emb, wte), BT, C, V, logits_ld<T>(V));
     unit_release(m, 0);
     /* the loss is fp32 from the rounded logits */
-    crossentropy_forward(loss, a->losses, (const T *)a->logits, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
+    crossentropy_forward(loss, a->losses, a->ce_stats, (const T *)a->logits, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
 }
 
 void zsf_model_forward(zsf_model *m, const void *params, float *loss)
@@ -311,7 +318,7 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
     float *dwte = grads + zsf_param_wte(m->t)->offset;
 
     const int Vp = logits_ld<T>(V);
-    crossentropy_backward(a->logits, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);   /* now dlogits */
+    crossentropy_backward(a->logits, a->ce_stats, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);   /* now dlogits */
     unit_ptr<T> emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
     lm_head_backward(h, a->dC, a->acc, dwte, (const T *)a->logits, (const T *)a->lnf, at(emb, zsf_param_wte(m->t)), BT,
                      C, V, Vp, s);

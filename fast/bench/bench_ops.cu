@@ -321,6 +321,8 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     float *mean = dev_buf<float>(BT, key++, -0.1f, 0.1f, s), *rstd = dev_buf<float>(BT, key++, 0.5f, 2, s);
     float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s);
     float *losses = dev_buf<float>(BT, key++, 0, 1, s), *loss = dev_buf<float>(1, key++, 0, 1, s);
+    softmax_stats *ce_stats;   /* written by crossentropy_forward before crossentropy_backward reads it */
+    CUDA_CHECK(cudaMalloc(&ce_stats, (size_t)BT * sizeof(softmax_stats)));
     T *wte = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<T>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
     float *dwte = dev_buf<float>((size_t)V * C, key++, -1, 1, s), *dwpe = dev_buf<float>((size_t)T_ * C, key++, -1, 1, s);
     float *dw = dev_buf<float>((size_t)C * 4 * C, key++, -1, 1, s);
@@ -384,8 +386,10 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
            f32 ? "fp32" : zsf_st<T>::dt == ZSF_BF16 ? "bf16" : "fp16", B, T_, C, NH, V, L);
     /* forward */
     ot.add("encoder_forward", "fwd", 1, 0, [&] { encoder_forward(x, inp, wte, wpe, B, T_, C, s); });
-    ot.add("layernorm_forward", "fwd", 2 * L + 1, 0,
-           [&] { layernorm_forward(ln, mean, rstd, (const T *)x, lnw, bias, BT, C, s); });
+    ot.add("layernorm_forward", "fwd", 1, 0, [&] { layernorm_forward(ln, mean, rstd, x, (const T *)NULL, lnw, bias, BT, C, s); });
+    /* every other LayerNorm first adds the residual stream to the projection output it normalises */
+    ot.add("layernorm_forward + residual add", "fwd", 2 * L, 0,
+           [&] { layernorm_forward(ln, mean, rstd, res, (const T *)x, lnw, bias, BT, C, s); });
     const struct { const char *name; int in, oc, residual; } lin[] = {
         {"qkv", C, 3 * C, 0}, {"attn_proj", C, C, 1}, {"fc", C, 4 * C, 0}, {"fc_proj", 4 * C, C, 1}};
     for (const auto &g : lin) {
@@ -396,29 +400,19 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
         float *o32 = f32_view(fch, acc);
         /* fp32: model.cu's path; fp16/bf16: the path model.cu takes where a pointer is misaligned */
         op_table &path = f32 ? ot : vt;
-        if constexpr (!f32) {   /* model.cu's path: the bias in cuBLASLt's epilogue */
-            T *y = g.residual ? res : fch;
+        T *y = g.residual ? res : fch;   /* the residual add is in the next LayerNorm */
+        if constexpr (!f32) {            /* model.cu's path: the bias in cuBLASLt's epilogue */
             snprintf(name, sizeof name, "gemm+bias %s", g.name);
             ot.add(name, "fwd", L, fl, [&] { gemm_bias(&lt, y, gin, (const T *)wT, (const T *)bias, BT, g.in, g.oc, s); });
-            if (g.residual) {
-                snprintf(name, sizeof name, "add_residual %s", g.name);
-                ot.add(name, "fwd", L, 0, [&] { ZSF_LAUNCH(add_residual_kernel<T>, nC, s, res, (const T *)x, nC); });
-            }
             snprintf(name, sizeof name, "gemm %s -> fp32 (unaligned path)", g.name);
         }
         path.add(name, "fwd", L, fl, [&] { matmul_forward_nobias(hp, o32, gin, (const T *)wT, BT, g.in, g.oc); });
         if constexpr (f32)
             ot.tf32(L, fl, [&] { matmul_forward_nobias(h32, (float *)fch, (const float *)gin, w32, BT, g.in, g.oc); });
-        snprintf(name, sizeof name, "%s %s%s", g.residual ? "add_bias_residual" : "add_bias", g.name,
-                 f32 ? "" : " (unaligned path)");
-        if (g.residual)
-            path.add(name, "fwd", L, 0, [&] {
-                ZSF_LAUNCH(add_bias_residual_kernel<T>, nC, s, res, (const T *)x, acc, bias, nC, g.oc);
-            });
-        else
-            path.add(name, "fwd", L, 0, [&] {
-                ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * g.oc, s, fch, o32, bias, (size_t)BT * g.oc, g.oc);
-            });
+        snprintf(name, sizeof name, "add_bias %s%s", g.name, f32 ? "" : " (unaligned path)");
+        path.add(name, "fwd", L, 0, [&] {
+            ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * g.oc, s, y, o32, bias, (size_t)BT * g.oc, g.oc);
+        });
     }
     ot.add("attention_forward", "fwd", L, 0,
            [&] { attention_forward(hp, atty, att, (const T *)qkv, B, T_, C, NH, attn_ptrs, s); });
@@ -431,10 +425,10 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
         ot.tf32(1, fl_head,
                 [&] { lm_head_forward(h32, (float *)logits, (const float *)ln, (const float *)wteT, BT, C, V, V); });
     ot.add("crossentropy_forward", "fwd", 1, 0,
-           [&] { crossentropy_forward(loss, losses, (const T *)logits, tgt, BT, V, Vp, s); });
+           [&] { crossentropy_forward(loss, losses, ce_stats, (const T *)logits, tgt, BT, V, Vp, s); });
     /* backward */
     ot.add("crossentropy_backward", "bwd", 1, 0,
-           [&] { crossentropy_backward(logits, tgt, 1.0f / BT, BT, V, Vp, s); });
+           [&] { crossentropy_backward(logits, ce_stats, tgt, 1.0f / BT, BT, V, Vp, s); });
     ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head, [&] {
         lm_head_backward(hp, dC, acc, dwte, (const T *)logits, (const T *)ln, (const T *)wteT, BT, C, V, Vp, s);
     });
@@ -445,8 +439,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
         });
     /* layernorm_backward and encoder_backward kernel by kernel */
     ot.add("layernorm_backward dinp", "bwd", 2 * L + 1, 0, [&] {
-        ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dres, (const T *)dC, (const T *)x, lnw, mean,
-                        rstd, BT, C);
+        layernorm_backward_dinp(dres, (const T *)dC, (const T *)x, (const T *)lnw, mean, rstd, BT, C, s);
     });
     ot.add("layernorm_backward params", "bwd", 2 * L + 1, 0, [&] {
         layernorm_backward_params(dlnw, dbias, part, (const T *)dC, (const T *)x, mean, rstd, BT, C, s);
@@ -496,7 +489,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     cublasDestroy(h32);
     zsf_lt_free(&lt);
     void *all[] = {x, ln, qkv, att, atty, res, fch, fch_gelu, dres, dC, d4C, dqkv, dpreatt, logits, wteT, wT,
-                   mean, rstd, acc, losses, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
+                   mean, rstd, acc, losses, ce_stats, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     CUDA_CHECK(cudaFree(tok));

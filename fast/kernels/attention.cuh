@@ -59,19 +59,28 @@ __global__ static void attention_flag_clear_kernel(void)
         }                                                                                          \
     } while (0)
 
-/* Raises the flag when x[0..n) holds an Inf or NaN (every writer stores 1: no race on the result). */
-template <class T> __global__ static void attention_flag_scan_kernel(const T *x, size_t n)
+/* Raises the flag when x[0..n) holds an Inf or NaN (every writer stores 1: no race on the result).
+ * Each thread reads 16-byte vectors (common.cuh) when x is aligned. */
+template <class T> __global__ static void attention_flag_scan_kernel(const T *x, size_t n, int vec)
 {
-    for (size_t i = zsf_tid(); i < n; i += (size_t)gridDim.x * blockDim.x)
-        if (!isfinite(ld(x[i]))) {
+    const size_t N = zsf_vec_n<T>;
+    for (size_t i0 = zsf_tid() * N; i0 < n; i0 += (size_t)gridDim.x * blockDim.x * N) {
+        zsf_vec<T> v = vload(x, i0, n, vec);
+        int finite = 1;
+#pragma unroll
+        for (int j = 0; j < zsf_vec_n<T>; j++)
+            finite &= isfinite(ld(v.v[j])) ? 1 : 0;   /* T() past n is 0: finite */
+        if (!finite) {
             attention_nonfinite = 1;
             return;
         }
+    }
 }
 
 template <class T> static void attention_flag(const T *x, size_t n, cudaStream_t s)
 {
-    ATTENTION_STRIDED_LAUNCH(attention_flag_scan_kernel<T>, n, s, x, n);
+    ATTENTION_STRIDED_LAUNCH(attention_flag_scan_kernel<T>, (n + zsf_vec_n<T> - 1) / zsf_vec_n<T>, s, x, n,
+                             zsf_aligned16(x));
 }
 
 /* ---- warp-per-row kernels of the GEMM path ---------------------------------------------------- */
@@ -202,6 +211,148 @@ __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const 
         dp[t3] = st<S>(t3 <= t ? rnd<S>(ld(a[t3]) * (ld(da[t3]) - dot)) * scale : 0.0f);
 }
 #undef ATT_REGS
+
+/* The 16-bit row kernels for rows of T <= 1024 entries, T a multiple of 8: lane l holds the entries
+ * t2 = 256 k + 8 l + j (chunk k < 4, j < 8), read and written as 16-byte vectors (common.cuh), so a
+ * lane issues 4 loads per row instead of 32. Each lane folds its entries in (k, j) order, then the
+ * butterfly: another fixed order of the same fp32 sums (docs/conformance.md), so runs stay
+ * bit-identical; every product, exponential and rounding point is the scalar kernels'. The scores
+ * come stored rounded (scale 1), so fl_M(score * 1) is the stored value itself. Row ends are
+ * multiples of 8 (T, or a block end: attention_blocks sizes blocks in multiples of 8), so a vector is
+ * either wholly inside the written part of a row or wholly past it. */
+#define ATT_VEC_CHUNKS 4
+#define ATT_VEC_SPAN (32 * 8)   /* entries per chunk */
+/* 16-bit S only (the kernels' 8 entries per vector). */
+template <class S> static inline int attention_rows_vec(const S *p, int T, int block)
+{
+    return T % 8 == 0 && T <= ATT_VEC_CHUNKS * ATT_VEC_SPAN && block % 8 == 0 && zsf_aligned16(p);
+}
+
+template <class S> __global__ static void attention_softmax_forward_vec_kernel(S *att, size_t rows, int T, int block)
+{
+    static_assert(sizeof(S) == 2, "8 entries per 16-byte vector");
+    size_t row = zsf_warp_row();
+    int lane = threadIdx.x % 32;
+    if (row >= rows)
+        return;
+    int t = (int)(row % T), end = attention_row_end(t, T, block);
+    zsf_vec<S> *a = (zsf_vec<S> *)(att + row * T);
+    const int kn = t / ATT_VEC_SPAN + 1;   /* chunks holding entries t2 <= t */
+    float x[ATT_VEC_CHUNKS][8] = {}, maxv = -INFINITY, sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
+        if (k == kn)
+            break;
+        const int t0 = ATT_VEC_SPAN * k + 8 * lane;
+        zsf_vec<S> v = {};
+        if (t0 <= t)
+            v = a[32 * k + lane];
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            if (t0 + j <= t) {
+                x[k][j] = ld(v.v[j]);
+                maxv = x[k][j] > maxv ? x[k][j] : maxv;
+            }
+    }
+    maxv = warp_max(maxv);
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
+        if (k == kn)
+            break;
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            if (ATT_VEC_SPAN * k + 8 * lane + j <= t) {
+                x[k][j] = expf(x[k][j] - maxv);
+                sum = sum + x[k][j];
+            }
+    }
+    float inv = 1.0f / warp_sum(sum);
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
+        const int t0 = ATT_VEC_SPAN * k + 8 * lane;
+        if (ATT_VEC_SPAN * k >= end)
+            break;
+        if (t0 < end) {
+            zsf_vec<S> o;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                o.v[j] = st<S>(t0 + j <= t ? x[k][j] * inv : 0.0f);
+            a[32 * k + lane] = o;
+        }
+    }
+}
+
+/* As attention_softmax_backward_kernel, 16-bit, scale 1 (dpreatt stored rounded). Every load is
+ * issued before the first store: the vectors stay packed in registers (16 per operand), where 64
+ * unpacked floats did not fit in fp16 (see the scalar kernel). */
+template <class S>
+__global__ static void attention_softmax_backward_vec_kernel(S *datt_dpreatt, const S *att, size_t rows, int T,
+                                                             int block)
+{
+    static_assert(sizeof(S) == 2, "8 entries per 16-byte vector");
+    size_t row = zsf_warp_row();
+    int lane = threadIdx.x % 32;
+    if (row >= rows)
+        return;
+    int t = (int)(row % T), end = attention_row_end(t, T, block);
+    const zsf_vec<S> *a = (const zsf_vec<S> *)(att + row * T);
+    zsf_vec<S> *dp = (zsf_vec<S> *)(datt_dpreatt + row * T);
+    zsf_vec<S> av[ATT_VEC_CHUNKS], dv[ATT_VEC_CHUNKS];
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
+        av[k] = zsf_vec<S>{};
+        dv[k] = zsf_vec<S>{};
+        if (ATT_VEC_SPAN * k + 8 * lane <= t) {
+            av[k] = a[32 * k + lane];
+            dv[k] = dp[32 * k + lane];
+        }
+    }
+    float dot = 0.0f;
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++)
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            if (ATT_VEC_SPAN * k + 8 * lane + j <= t)
+                dot = dot + ld(av[k].v[j]) * ld(dv[k].v[j]);
+    dot = warp_sum(dot);
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
+        const int t0 = ATT_VEC_SPAN * k + 8 * lane;
+        if (t0 < end) {
+            zsf_vec<S> o;
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                o.v[j] = st<S>(t0 + j <= t ? ld(av[k].v[j]) * (ld(dv[k].v[j]) - dot) : 0.0f);
+            dp[32 * k + lane] = o;
+        }
+    }
+}
+
+/* The row kernels' launches: vectorized where attention_rows_vec allows, else one entry per lane. */
+template <class S>
+static void attention_softmax_forward(S *att, size_t rows, int T, float scale, int block, cudaStream_t s)
+{
+    if constexpr (!zsf_is_f32<S>)
+        if (attention_rows_vec(att, T, block)) {
+            ZSF_LAUNCH_ROWS(attention_softmax_forward_vec_kernel<S>, rows, s, att, rows, T, block);
+            return;
+        }
+    ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, scale, block);
+}
+
+template <class S>
+static void attention_softmax_backward(S *dpreatt, const S *att, size_t rows, int T, float scale, int block,
+                                       cudaStream_t s)
+{
+    if constexpr (!zsf_is_f32<S>)
+        if (attention_rows_vec(dpreatt, T, block) && zsf_aligned16(att)) {
+            ZSF_LAUNCH_ROWS(attention_softmax_backward_vec_kernel<S>, rows, s, dpreatt, att, rows, T, block);
+            return;
+        }
+    ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, scale, block);
+}
+#undef ATT_VEC_CHUNKS
+#undef ATT_VEC_SPAN
 
 /* For each batch row b: C_h = alpha * op(A_h) @ op(B_h) over the NH heads h, column-major as cuBLAS sees
  * the row-major buffers; A_h = A + b*bA + h*hA (likewise B, C). Inputs stored as S; fp32 compute; output
@@ -392,13 +543,13 @@ static void attention_forward(cublasHandle_t hdl, S *out, S *att, const S *qkv, 
              {3 * C, T, C}, ty, 1.0f}};
         attention_blocks_prepare(g, 2, blk, ptrs, B, NH, s);
         attention_blocks_run(hdl, g[0], 0, blk, ptrs, B, T, NH, hs);
-        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale, blk.size);
+        attention_softmax_forward(att, rows, T, row_scale, blk.size, s);
         attention_blocks_run(hdl, g[1], 1, blk, ptrs, B, T, NH, hs);
     } else {
         const attn_mat<S> q = {qkv, 3 * C, T3C, (size_t)hs}, k = {qkv + C, 3 * C, T3C, (size_t)hs};
         const attn_mat<S> v = {qkv + 2 * C, 3 * C, T3C, (size_t)hs}, a = {att, T, NH * TT, TT};
         attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, k, q, att, T, NH * TT, TT, B, NH, gemm_scale);
-        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<S>, rows, s, att, rows, T, row_scale, 0);
+        attention_softmax_forward(att, rows, T, row_scale, 0, s);
         /* out^T[i,t] = sum_t2 v^T[i,t2] att^T[t2,t] */
         attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, v, a, out, C, (size_t)T * C, (size_t)hs, B, NH);
     }
@@ -446,7 +597,7 @@ static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S 
         attention_blocks_prepare(g, 4, blk, ptrs, B, NH, s);
         attention_blocks_run(hdl, g[0], 0, blk, ptrs, B, T, NH, hs);
         attention_blocks_run(hdl, g[1], 1, blk, ptrs, B, T, NH, hs);
-        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, dp_scale, blk.size);
+        attention_softmax_backward(dpreatt, att, rows, T, dp_scale, blk.size, s);
         attention_blocks_run(hdl, g[2], 2, blk, ptrs, B, T, NH, hs);
         attention_blocks_run(hdl, g[3], 3, blk, ptrs, B, T, NH, hs);
     } else {
@@ -457,7 +608,7 @@ static void attention_backward(cublasHandle_t hdl, S *dqkv, S *dpreatt, const S 
         attention_gemm(hdl, CUBLAS_OP_T, CUBLAS_OP_N, T, T, hs, v, d, dpreatt, T, NH * TT, TT, B, NH);
         /* dv^T[i,t2] = sum_t dout^T[i,t] att[t,t2] */
         attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, d, a, dqkv + 2 * C, 3 * C, T3C, (size_t)hs, B, NH);
-        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<S>, rows, s, dpreatt, att, rows, T, dp_scale, 0);
+        attention_softmax_backward(dpreatt, att, rows, T, dp_scale, 0, s);
         /* dq^T[i,t] = sum_t2 k^T[i,t2] dps^T[t2,t];  dk^T[i,t2] = sum_t q^T[i,t] dps[t,t2] */
         attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_N, hs, T, T, k, dp, dqkv, 3 * C, T3C, (size_t)hs, B, NH, gemm_scale);
         attention_gemm(hdl, CUBLAS_OP_N, CUBLAS_OP_T, hs, T, T, q, dp, dqkv + C, 3 * C, T3C, (size_t)hs, B, NH,

@@ -8,6 +8,7 @@
 #define ZS_FAST_KERNELS_COMMON_CUH
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <type_traits>
 
@@ -136,6 +137,51 @@ template <class T> __device__ static inline T st(float x) { return zsf_st<T>::st
 template <class T> __device__ static inline float rnd(float x) { return ld(st<T>(x)); }
 
 template <class T> constexpr bool zsf_is_f32 = std::is_same<T, float>::value;
+
+/* ---- 16-byte vectors ----------------------------------------------------------------------------
+ * Memory-bound kernels move 16 bytes per load or store (8 fp16/bf16 values, 4 fp32): with one 2-byte
+ * element per thread too few bytes are in flight to fill DRAM's pipe (GELU and the residual add
+ * reached 1.1-1.6 TB/s of ~3.3 on an H100, performance-notes.md run 9). Each value still takes the
+ * same arithmetic, so a vectorized element-wise kernel writes the same bits as the scalar one. */
+template <class T> constexpr int zsf_vec_n = 16 / (int)sizeof(T);
+template <class T> struct __align__(16) zsf_vec {
+    T v[zsf_vec_n<T>];
+};
+
+static inline int zsf_aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15u) == 0;
+}
+
+/* Elements [i0, i0 + N) of p: one 16-byte load when `vec` (p 16-byte aligned) and all N exist, else
+ * element by element, T() past n. */
+template <class T> __device__ static inline zsf_vec<T> vload(const T *p, size_t i0, size_t n, int vec)
+{
+    zsf_vec<T> r;
+    if (vec && i0 + zsf_vec_n<T> <= n)
+        return *(const zsf_vec<T> *)(p + i0);
+#pragma unroll
+    for (int j = 0; j < zsf_vec_n<T>; j++)
+        r.v[j] = i0 + j < n ? p[i0 + j] : T();
+    return r;
+}
+
+/* Stores r to elements [i0, i0 + N) of p that are < n (as vload). */
+template <class T> __device__ static inline void vstore(T *p, size_t i0, size_t n, int vec, const zsf_vec<T> &r)
+{
+    if (vec && i0 + zsf_vec_n<T> <= n) {
+        *(zsf_vec<T> *)(p + i0) = r;
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < zsf_vec_n<T>; j++)
+        if (i0 + j < n)
+            p[i0 + j] = r.v[j];
+}
+
+/* Launches kernel with one thread per N = zsf_vec_n<T> elements of n (nothing when n == 0). */
+#define ZSF_LAUNCH_VEC(kernel, T, n, stream, ...)                                                  \
+    ZSF_LAUNCH(kernel, ((n) + zsf_vec_n<T> - 1) / zsf_vec_n<T>, stream, __VA_ARGS__)
 
 /* f(T()) with T the storage type of dt: the one place a run's dtype picks a template instantiation. */
 template <class F> static inline void zsf_dispatch(zsf_dtype dt, F f)

@@ -1,36 +1,63 @@
-/* LayerNorm over C: out = ((x - mean) * rstd) * weight + bias, rstd = 1 / sqrt(var + 1e-5), var biased.
- * inp, out: [BT, C] stored as T (common.cuh); mean, rstd: [BT] fp32 (kept for the backward pass);
+/* LayerNorm over C: out = ((x - mean) * rstd) * weight + bias, rstd = 1 / sqrt(var + 1e-5), var biased,
+ * optionally after the residual add that produces x. inp, out: [BT, C] stored as T (common.cuh); mean, rstd: [BT] fp32 (kept for the backward pass);
  * weight, bias in the model dtype (T, read widened), the parameter gradients fp32 buffers. One warp per row: each lane folds
- * its channels c = lane, lane + 32, ... in order, then a fixed butterfly (common.cuh); the variance
- * stays two-pass as the spec says. */
+ * its channels in order, 16-byte vectors of N = zsf_vec_n<T> channels c0 = N lane, N (lane + 32), ...
+ * (common.cuh), then a fixed butterfly; the variance stays two-pass as the spec says. */
 #ifndef ZS_FAST_KERNELS_LAYERNORM_CUH
 #define ZS_FAST_KERNELS_LAYERNORM_CUH
 
 #include "common.cuh"
 
+/* With a residual, inp first becomes fl_M(residual + inp) (the residual add's rounding point, stored:
+ * the backward pass reads it) and is then normalised: the add of the layer before, done where its
+ * sum is read anyway (a kernel of its own cost 0.4 ms per bf16 step on an H100). Without one, inp is
+ * only read. */
 template <class T>
-__global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd, const T *inp, const T *weight,
-                                                const T *bias, int BT, int C)
+__global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd, T *inp, const T *residual,
+                                                const T *weight, const T *bias, int BT, int C, int vec)
 {
+    const int N = zsf_vec_n<T>;
     size_t bt = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (bt >= (size_t)BT)
         return;
-    const T *x = inp + bt * C;
+    T *x = inp + bt * C;
     float m = 0.0f;
-    for (int c = lane; c < C; c += 32)
-        m = m + ld(x[c]);
+    for (int c0 = N * lane; c0 < C; c0 += 32 * N) {
+        zsf_vec<T> xv = vload((const T *)x, c0, C, vec);
+        if (residual) {
+            zsf_vec<T> rv = vload(residual + bt * C, c0, C, vec);
+#pragma unroll
+            for (int j = 0; j < zsf_vec_n<T>; j++)
+                xv.v[j] = st<T>(ld(rv.v[j]) + ld(xv.v[j]));
+            vstore(x, c0, C, vec, xv);   /* read back below by this thread only */
+        }
+#pragma unroll
+        for (int j = 0; j < zsf_vec_n<T>; j++)
+            if (c0 + j < C)
+                m = m + ld(xv.v[j]);
+    }
     m = warp_sum(m) / (float)C;
     float v = 0.0f;
-    for (int c = lane; c < C; c += 32) {
-        float dx = ld(x[c]) - m;
-        v = v + dx * dx;
+    for (int c0 = N * lane; c0 < C; c0 += 32 * N) {
+        zsf_vec<T> xv = vload((const T *)x, c0, C, vec);
+#pragma unroll
+        for (int j = 0; j < zsf_vec_n<T>; j++)
+            if (c0 + j < C) {
+                float dx = ld(xv.v[j]) - m;
+                v = v + dx * dx;
+            }
     }
     v = warp_sum(v) / (float)C;
     float s = 1.0f / sqrtf(v + 1e-5f);
     T *o = out + bt * C;
-    for (int c = lane; c < C; c += 32)
-        o[c] = st<T>(((ld(x[c]) - m) * s) * ld(weight[c]) + ld(bias[c]));
+    for (int c0 = N * lane; c0 < C; c0 += 32 * N) {
+        zsf_vec<T> xv = vload((const T *)x, c0, C, vec), wv = vload(weight, c0, C, vec), bv = vload(bias, c0, C, vec);
+#pragma unroll
+        for (int j = 0; j < zsf_vec_n<T>; j++)
+            xv.v[j] = st<T>(((ld(xv.v[j]) - m) * s) * ld(wv.v[j]) + ld(bv.v[j]));
+        vstore(o, c0, C, vec, xv);
+    }
     if (lane == 0) {
         mean[bt] = m;
         rstd[bt] = s;
@@ -39,13 +66,14 @@ __global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd
 
 /* dinp[bt] = fl_M(dinp[bt] + ((dnorm - mean(dnorm)) - norm * mean(dnorm * norm)) * rstd), dnorm =
  * weight * dout: the residual stream's gradient, complete once this path is added (a rounding point).
- * One warp per row. */
+ * One warp per row, vectors as in the forward kernel. */
 template <class T>
 __global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, const T *__restrict__ dout,
                                                       const T *__restrict__ inp, const T *__restrict__ weight,
                                                       const float *__restrict__ mean, const float *__restrict__ rstd,
-                                                      int BT, int C)
+                                                      int BT, int C, int vec)
 {
+    const int N = zsf_vec_n<T>;
     size_t bt = zsf_warp_row();
     int lane = threadIdx.x % 32;
     if (bt >= (size_t)BT)
@@ -54,20 +82,29 @@ __global__ static void layernorm_backward_dinp_kernel(T *__restrict__ dinp, cons
     T *dx = dinp + bt * C;
     float m = mean[bt], s = rstd[bt];
     float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
-#pragma unroll 4
-    for (int c = lane; c < C; c += 32) {
-        float norm = (ld(x[c]) - m) * s;
-        float dnorm = ld(weight[c]) * ld(d[c]);
-        dnorm_mean = dnorm_mean + dnorm;
-        dnorm_norm_mean = dnorm_norm_mean + dnorm * norm;
+    for (int c0 = N * lane; c0 < C; c0 += 32 * N) {
+        zsf_vec<T> xv = vload(x, c0, C, vec), dv = vload(d, c0, C, vec), wv = vload(weight, c0, C, vec);
+#pragma unroll
+        for (int j = 0; j < zsf_vec_n<T>; j++)
+            if (c0 + j < C) {
+                float norm = (ld(xv.v[j]) - m) * s;
+                float dnorm = ld(wv.v[j]) * ld(dv.v[j]);
+                dnorm_mean = dnorm_mean + dnorm;
+                dnorm_norm_mean = dnorm_norm_mean + dnorm * norm;
+            }
     }
     dnorm_mean = warp_sum(dnorm_mean) / (float)C;
     dnorm_norm_mean = warp_sum(dnorm_norm_mean) / (float)C;
-#pragma unroll 4
-    for (int c = lane; c < C; c += 32) {
-        float norm = (ld(x[c]) - m) * s;
-        float dnorm = ld(weight[c]) * ld(d[c]);
-        dx[c] = st<T>(ld(dx[c]) + ((dnorm - dnorm_mean) - norm * dnorm_norm_mean) * s);
+    for (int c0 = N * lane; c0 < C; c0 += 32 * N) {
+        zsf_vec<T> xv = vload(x, c0, C, vec), dv = vload(d, c0, C, vec), wv = vload(weight, c0, C, vec);
+        zsf_vec<T> gv = vload((const T *)dx, c0, C, vec);
+#pragma unroll
+        for (int j = 0; j < zsf_vec_n<T>; j++) {
+            float norm = (ld(xv.v[j]) - m) * s;
+            float dnorm = ld(wv.v[j]) * ld(dv.v[j]);
+            gv.v[j] = st<T>(ld(gv.v[j]) + ((dnorm - dnorm_mean) - norm * dnorm_norm_mean) * s);
+        }
+        vstore(dx, c0, C, vec, gv);
     }
 }
 
@@ -114,11 +151,20 @@ __global__ static void layernorm_backward_params_kernel(float *__restrict__ part
     }
 }
 
-template <class T>
-static void layernorm_forward(T *out, float *mean, float *rstd, const T *inp, const T *weight, const T *bias,
-                              int BT, int C, cudaStream_t s)
+/* 16-byte vectors (common.cuh) when every row of every operand starts aligned: the pointers are, and
+ * C is a multiple of the vector width. */
+template <class T> static inline int layernorm_vec(int C, const T *a, const T *b, const T *c, const T *d)
 {
-    ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, inp, weight, bias, BT, C);
+    return C % zsf_vec_n<T> == 0 && zsf_aligned16(a) && zsf_aligned16(b) && zsf_aligned16(c) && zsf_aligned16(d);
+}
+
+/* out = LayerNorm(x); with a residual (else NULL), x = fl_M(residual + x) first, in place. */
+template <class T>
+static void layernorm_forward(T *out, float *mean, float *rstd, T *x, const T *residual, const T *weight,
+                              const T *bias, int BT, int C, cudaStream_t s)
+{
+    int vec = layernorm_vec(C, (const T *)out, (const T *)x, weight, bias) && (!residual || zsf_aligned16(residual));
+    ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, x, residual, weight, bias, BT, C, vec);
 }
 
 /* part: LAYERNORM_SCRATCH(C) floats of scratch. */
@@ -138,13 +184,22 @@ static void layernorm_backward_params(float *dweight, float *dbias, float *part,
 }
 #undef LN_ROWS
 
-/* Adds the input gradient into dinp (the residual stream's gradient, rounded) and writes dweight, dbias. */
+/* Adds the input gradient into dinp (the residual stream's gradient, rounded). */
+template <class T>
+static void layernorm_backward_dinp(T *dinp, const T *dout, const T *inp, const T *weight, const float *mean,
+                                    const float *rstd, int BT, int C, cudaStream_t s)
+{
+    ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C,
+                    layernorm_vec(C, (const T *)dinp, dout, inp, weight));
+}
+
+/* Adds the input gradient into dinp and writes dweight, dbias. */
 template <class T>
 static void layernorm_backward(T *dinp, float *dweight, float *dbias, float *part, const T *dout, const T *inp,
                                const T *weight, const float *mean, const float *rstd, int BT, int C,
                                cudaStream_t s)
 {
-    ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C);
+    layernorm_backward_dinp(dinp, dout, inp, weight, mean, rstd, BT, C, s);
     layernorm_backward_params(dweight, dbias, part, dout, inp, mean, rstd, BT, C, s);
 }
 

@@ -34,17 +34,6 @@ __global__ static void add_bias_kernel(T *out, const float *acc, const T *bias, 
         out[i] = st<T>(acc[i] + ld(bias[i % OC]));
 }
 
-/* out = residual + (acc + bias): the layer's output added to the residual stream; in fp16/bf16 the
- * projection output and the sum are both rounding points. */
-template <class T>
-__global__ static void add_bias_residual_kernel(T *out, const T *residual, const float *acc, const T *bias,
-                                                size_t n, int OC)
-{
-    size_t i = zsf_tid();
-    if (i < n)
-        out[i] = st<T>(ld(residual[i]) + rnd<T>(acc[i] + ld(bias[i % OC])));
-}
-
 /* dbias[o] = sum over bt of dout[bt, o], in two fixed levels (deterministic, an fp32 sum reassociated as
  * docs/conformance.md allows). Level 1: the rows are cut into BIAS_CHUNKS chunks; a block of 32 x 32
  * threads takes 32 channels of one chunk, thread (r, lane) folds rows lo + r, lo + r + 32, ... in order
@@ -62,6 +51,7 @@ __global__ static void bias_backward_partial_kernel(float *part, const T *dout, 
     int per = (BT + BIAS_CHUNKS - 1) / BIAS_CHUNKS, lo = chunk * per, hi = lo + per < BT ? lo + per : BT;
     float acc = 0.0f;
     if (o < OC)
+#pragma unroll 8   /* several loads in flight per thread; the fold keeps its order */
         for (int bt = lo + r; bt < hi; bt += BIAS_ROWS)
             acc = acc + ld(dout[(size_t)bt * OC + o]);
     p[r][lane] = acc;
@@ -106,30 +96,6 @@ static void matmul_forward(cublasHandle_t h, zsf_lt *lt, T *out, float *acc, con
     float *o32 = f32_view(out, acc);
     matmul_forward_nobias(h, o32, inp, weight, BT, C, OC);
     ZSF_LAUNCH(add_bias_kernel<T>, (size_t)BT * OC, s, out, o32, bias, (size_t)BT * OC, OC);
-}
-
-/* out = fl_M(residual + y) where y = fl_M(acc + bias) is already stored in out (by gemm_bias). */
-template <class T> __global__ static void add_residual_kernel(T *out, const T *residual, size_t n)
-{
-    size_t i = zsf_tid();
-    if (i < n)
-        out[i] = st<T>(ld(residual[i]) + ld(out[i]));
-}
-
-/* out = residual + inp @ weight + bias; acc is [BT,OC] fp32 scratch. */
-template <class T>
-static void matmul_forward_residual(cublasHandle_t h, zsf_lt *lt, T *out, const T *residual, float *acc,
-                                    const T *inp, const T *weight, const T *bias, int BT, int C, int OC,
-                                    cudaStream_t s)
-{
-    const size_t n = (size_t)BT * OC;
-    if constexpr (!zsf_is_f32<T>)
-        if (gemm_bias(lt, out, inp, weight, bias, BT, C, OC, s)) {
-            ZSF_LAUNCH(add_residual_kernel<T>, n, s, out, residual, n);
-            return;
-        }
-    matmul_forward_nobias(h, acc, inp, weight, BT, C, OC);
-    ZSF_LAUNCH(add_bias_residual_kernel<T>, n, s, out, residual, acc, bias, n, OC);
 }
 
 /* dinp[BT,C] = fl_M(dout[BT,OC] @ weight^T): a finished activation gradient, rounded in the GEMM's

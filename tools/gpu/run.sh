@@ -18,6 +18,7 @@
 # ZS_GPU_MPI_MAX (largest mpi-backend world, default 8), ZS_GPU_STEPS (override the cases' steps),
 # ZS_GPU_JOBS (cases run at once, default 6), ZS_GPU_FULL_BUILD (1: build every target, default 1),
 # ZS_GPU_MEMCHECK (cases run under compute-sanitizer memcheck).
+# Exit status: 0 when every line of the summary passes, 1 otherwise (and on a failed build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -285,3 +286,10 @@ fi
 echo
 echo "device: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sort | uniq -c | xargs) | binaries: $bin"
 cat "$summary"
+
+# ---- exit status: non-zero when any run, comparison or check above failed (UNSUPPORTED is a refusal
+# the suite allows, not a failure; the kill-a-rank line quotes mpirun's own abort message)
+failures=$(grep -vE '^kill a rank \(SIGKILL' "$summary" |
+  grep -cE '\b(FAIL|FAILED|RUNFAIL|TIMEOUT|REFFAIL|ERROR|DIFFERENT|HANG)\b|\b[1-9][0-9]* failed' || true)
+echo "run.sh: $failures failing line(s) in the summary"
+[ "$failures" = 0 ]
