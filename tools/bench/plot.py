@@ -12,6 +12,7 @@ ZeRO-1/2/3 at W ranks against W = 1 and against FSDP.
 import argparse
 import json
 import sys
+import textwrap
 
 GiB = 2 ** 30
 
@@ -158,11 +159,28 @@ def world_table(w):
     return lines
 
 
+def plot_world(ax, w, rows):
+    """Section (c): tokens/s of each ZeRO stage and FSDP strategy at each world size; the caption names
+    the run when the rows come from another call than the rest (`from_run`)."""
+    rows = sorted(rows, key=lambda x: (x["world"], x["impl"] != "zs-fast", x["name"]))
+    ax.barh([f"{x['impl']}: {x['name']}, W = {x['world']}" for x in rows], [x["tokens_per_s"] for x in rows],
+            color=["tab:red" if x["impl"] == "zs-fast" else "tab:blue" for x in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("tokens/s over all ranks (bf16, 16 x 1024 tokens per rank)")
+    ax.set_title("Data parallel: ZeRO-1/2/3 vs FSDP")
+    if w.get("from_run"):
+        ax.text(0, -0.16, textwrap.fill("rows from " + textwrap.shorten(w["from_run"], 90), 80),
+                fontsize=7, transform=ax.transAxes, va="top")
+
+
 def plot(r, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.1, 1]})
+    world = (r.get("world") or {}).get("rows") or []
+    ncol = 3 if world else 2
+    fig, axes = plt.subplots(1, ncol, figsize=(7.5 * ncol, 5.6))
+    a, b = axes[0], axes[1]
     opts = optimizer_rows(r)
     names = [f"{o['impl']}: {o['name']}" for o in opts]
     colors = ["tab:red" if o["impl"] == "zs-fast" else "tab:blue" for o in opts]
@@ -183,6 +201,8 @@ def plot(r, path):
     b.set_xscale("log")
     b.set_xlabel("tokens/s (log scale)")
     b.set_title("Training step, GPT-2 124M, 16 x 1024 tokens")
+    if world:
+        plot_world(axes[2], r["world"], world)
     fig.suptitle(f"zs-fast vs PyTorch on {r['device']} (commit {r['commit']})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
