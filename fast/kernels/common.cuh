@@ -141,7 +141,7 @@ template <class T> constexpr bool zsf_is_f32 = std::is_same<T, float>::value;
 /* ---- 16-byte vectors ----------------------------------------------------------------------------
  * Memory-bound kernels move 16 bytes per load or store (8 fp16/bf16 values, 4 fp32): with one 2-byte
  * element per thread too few bytes are in flight to fill DRAM's pipe (GELU and the residual add
- * reached 1.1-1.6 TB/s of ~3.3 on an H100, performance-notes.md run 9). Each value still takes the
+ * reached 1.1-1.6 TB/s of ~3.0 on an H100, performance-notes.md run 9). Each value still takes the
  * same arithmetic, so a vectorized element-wise kernel writes the same bits as the scalar one. */
 template <class T> constexpr int zsf_vec_n = 16 / (int)sizeof(T);
 template <class T> struct __align__(16) zsf_vec {

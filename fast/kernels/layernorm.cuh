@@ -10,8 +10,8 @@
 
 /* With a residual, inp first becomes fl_M(residual + inp) (the residual add's rounding point, stored:
  * the backward pass reads it) and is then normalised: the add of the layer before, done where its
- * sum is read anyway (a kernel of its own cost 0.4 ms per bf16 step on an H100). Without one, inp is
- * only read. */
+ * sum is read anyway. As kernels of their own the 24 adds cost 0.7-0.9 ms per bf16 step on an H100,
+ * here 0.3 (performance-notes.md run 9). Without a residual, inp is only read. */
 template <class T>
 __global__ static void layernorm_forward_kernel(T *out, float *mean, float *rstd, T *inp, const T *residual,
                                                 const T *weight, const T *bias, int BT, int C, int vec)
