@@ -35,9 +35,9 @@ template <class T> struct acts {
     T *logits;                             /* [BT,Vp]: logits, then dlogits in place (Vp = logits_ld<T>(V)) */
     float *losses;                         /* [BT] */
     softmax_stats *ce_stats;               /* [BT]: each logits row's max and 1 / sum, kept for the backward */
-    /* fp32 GEMM results before their rounding: [BT,C] in fp32 (a projection before its bias and
-     * residual add); [BT,4C] in fp16/bf16, where the forward GEMMs with a bias write here first (and
-     * the LM head's dinp over V rounded down to 16, before its tail is added) */
+    /* fp32 GEMM results before their rounding, fp16/bf16 only ([BT,4C]; NULL in fp32, whose GEMMs
+     * write their results in place): a biased GEMM's output where cuBLASLt's epilogue cannot take the
+     * bias, and the LM head's dinp over V rounded down to 16, before its tail is added */
     float *acc;
     float *bias_part;                      /* bias_backward's [BIAS_CHUNKS,4C] and layernorm_backward's partial sums */
     /* backward scratch */
@@ -91,7 +91,7 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->lnf, BT * C, sizeof(T)},           {(void **)&a->lnf_mean, BT, 4},
         {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->logits, BT * V, sizeof(T)},
         {(void **)&a->losses, BT, 4},                    {(void **)&a->ce_stats, BT, sizeof(softmax_stats)},
-        {(void **)&a->acc, (f32 ? 1 : 4) * BT * C, 4},
+        {(void **)&a->acc, (f32 ? 0 : 4) * BT * C, 4},
         {(void **)&a->bias_part, std::max((size_t)BIAS_CHUNKS * 4 * C, LAYERNORM_SCRATCH(C)), 4},
         {(void **)&a->dres, BT * C, sizeof(T)},
         {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
@@ -100,8 +100,8 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (base)
-            *parts[i].slot = base + total;
+        if (base)   /* an empty buffer is NULL: a use of it fails loudly instead of aliasing the next */
+            *parts[i].slot = parts[i].n ? base + total : NULL;
         total += (parts[i].n * parts[i].size + 255) & ~(size_t)255;   /* keep every buffer 256-byte aligned */
     }
     return total;

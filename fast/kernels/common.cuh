@@ -148,9 +148,10 @@ template <class T> struct __align__(16) zsf_vec {
     T v[zsf_vec_n<T>];
 };
 
-static inline int zsf_aligned16(const void *p)
+/* 1 when every pointer given is 16-byte aligned (NULL counts as aligned: an absent operand). */
+template <class... P> static inline int zsf_aligned16(const P *...p)
 {
-    return ((uintptr_t)p & 15u) == 0;
+    return ((((uintptr_t)p & 15u) == 0) && ...);
 }
 
 /* Elements [i0, i0 + N) of p: one 16-byte load when `vec` (p 16-byte aligned) and all N exist, else

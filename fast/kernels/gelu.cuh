@@ -88,13 +88,13 @@ template <class T> __global__ static void gelu_backward_kernel(T *d, const T *do
 
 template <class T> static void gelu_forward(T *out, const T *inp, size_t n, cudaStream_t s)
 {
-    int vec = zsf_aligned16(out) && zsf_aligned16(inp);
+    int vec = zsf_aligned16(out, inp);
     ZSF_LAUNCH_VEC(gelu_forward_kernel<T>, T, n, s, out, inp, n, vec);
 }
 
 template <class T> static void gelu_backward(T *d, const T *dout, const T *inp, size_t n, cudaStream_t s)
 {
-    int vec = zsf_aligned16(d) && zsf_aligned16(dout) && zsf_aligned16(inp);
+    int vec = zsf_aligned16(d, dout, inp);
     ZSF_LAUNCH_VEC(gelu_backward_kernel<T>, T, n, s, d, dout, inp, n, vec);
 }
 

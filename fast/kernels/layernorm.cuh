@@ -153,9 +153,9 @@ __global__ static void layernorm_backward_params_kernel(float *__restrict__ part
 
 /* 16-byte vectors (common.cuh) when every row of every operand starts aligned: the pointers are, and
  * C is a multiple of the vector width. */
-template <class T> static inline int layernorm_vec(int C, const T *a, const T *b, const T *c, const T *d)
+template <class T, class... P> static inline int layernorm_vec(int C, const P *...p)
 {
-    return C % zsf_vec_n<T> == 0 && zsf_aligned16(a) && zsf_aligned16(b) && zsf_aligned16(c) && zsf_aligned16(d);
+    return C % zsf_vec_n<T> == 0 && zsf_aligned16(p...);
 }
 
 /* out = LayerNorm(x); with a residual (else NULL), x = fl_M(residual + x) first, in place. */
@@ -163,8 +163,8 @@ template <class T>
 static void layernorm_forward(T *out, float *mean, float *rstd, T *x, const T *residual, const T *weight,
                               const T *bias, int BT, int C, cudaStream_t s)
 {
-    int vec = layernorm_vec(C, (const T *)out, (const T *)x, weight, bias) && (!residual || zsf_aligned16(residual));
-    ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, x, residual, weight, bias, BT, C, vec);
+    ZSF_LAUNCH_ROWS(layernorm_forward_kernel<T>, (size_t)BT, s, out, mean, rstd, x, residual, weight, bias, BT, C,
+                    layernorm_vec<T>(C, out, x, weight, bias, residual));
 }
 
 /* part: LAYERNORM_SCRATCH(C) floats of scratch. */
@@ -190,7 +190,7 @@ static void layernorm_backward_dinp(T *dinp, const T *dout, const T *inp, const 
                                     const float *rstd, int BT, int C, cudaStream_t s)
 {
     ZSF_LAUNCH_ROWS(layernorm_backward_dinp_kernel<T>, (size_t)BT, s, dinp, dout, inp, weight, mean, rstd, BT, C,
-                    layernorm_vec(C, (const T *)dinp, dout, inp, weight));
+                    layernorm_vec<T>(C, dinp, dout, inp, weight));
 }
 
 /* Adds the input gradient into dinp and writes dweight, dbias. */
