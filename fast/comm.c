@@ -261,6 +261,38 @@ void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const void *xbuf, vo
     to_device(c, s, part, out, len * E);
 }
 
+void zsf_reduce_runs_on(zsf_comm *c, cudaStream_t s, const void *x, void *part, const zsf_run *runs, int n,
+                        zsf_dtype dt)
+{
+    const size_t W = (size_t)c->world, E = zsf_dtype_size(dt);
+    const unsigned char *xb = (const unsigned char *)x;
+    unsigned char *pb = (unsigned char *)part;
+    if (c->backend == ZSF_BACKEND_NCCL) {   /* recvbuff is read on the root only */
+        NCCL_CHECK(ncclGroupStart());
+        for (int k = 0; k < n; k++)
+            NCCL_CHECK(ncclReduce(xb + E * runs[k].model, pb + E * runs[k].part, runs[k].count, nccl_type(dt), ncclSum,
+                                  runs[k].rank, c->nccl, s));
+        NCCL_CHECK(ncclGroupEnd());
+        return;
+    }
+    size_t mc = 0;
+    for (int k = 0; k < n; k++)
+        mc = runs[k].count > mc ? runs[k].count : mc;
+    unsigned char *h = host_staging(c, region(mc * E) + region(W * mc * E) + region(mc * E) + (W + 1) * mc * sizeof(float));
+    unsigned char *blocks = h + region(mc * E), *out = blocks + region(W * mc * E);
+    float *wide = (float *)(out + region(mc * E));
+    for (int k = 0; k < n; k++) {
+        const size_t bytes = runs[k].count * E;
+        to_host(c, s, h, xb + E * runs[k].model, bytes);
+        MPI_CHECK(MPI_Gather(h, mpi_count(bytes), MPI_BYTE, blocks, mpi_count(bytes), MPI_BYTE, runs[k].rank,
+                             MPI_COMM_WORLD));
+        if (c->rank == runs[k].rank) {
+            fold_blocks(out, blocks, wide, runs[k].count, c->world, dt);
+            to_device(c, s, pb + E * runs[k].part, out, bytes);
+        }
+    }
+}
+
 void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const void *part, void *xbuf, const zsf_bucket *b, int nb,
                        zsf_dtype dt)
 {

@@ -73,6 +73,13 @@ void zsf_reduce_scatter_sum_on(zsf_comm *c, cudaStream_t s, const void *xbuf, vo
 void zsf_all_gather_on(zsf_comm *c, cudaStream_t s, const void *part, void *xbuf, const zsf_bucket *b, int nb,
                        zsf_dtype dt);
 
+/* Reductions to owners (stage 2's, queued on `s` as the *_on variants): for each run k, the sum over
+ * ranks of x[model_k, model_k + count_k) lands in part[part_k, part_k + count_k) on rank rank_k only
+ * (ncclReduce to that root, all runs in one NCCL group; the mpi backend gathers each run to its owner,
+ * which folds it in rank order as the reduce-scatter does). x: numel elements in model order. */
+void zsf_reduce_runs_on(zsf_comm *c, cudaStream_t s, const void *x, void *part, const zsf_run *runs, int n,
+                        zsf_dtype dt);
+
 /* Byte exchanges (the 1-bit all-reduce's packed signs and scales; device buffers, every backend):
  * all-to-all: send[W*bytes] holds block d for rank d, recv[W*bytes] receives block r from rank r
  * (ncclSend/ncclRecv in one group); all-gather: send[bytes] of every rank -> recv[W*bytes] in rank

@@ -147,8 +147,9 @@ static void alloc_buffers(zsf_engine *e)
         e->cast = zsf_device_bytes(&m->working, len * E);
     e->optim_scratch = (float *)zsf_device_bytes(&m->working, ZSF_OPTIM_SCRATCH * F);
     if (e->stage == 1 || e->stage == 2) {   /* stage 3: per unit (stage3.h) */
-        e->xbuf = zsf_device_bytes(&m->working, W * len * E);
-        e->rs_map = exchange_map(e, e->rs, e->n_rs);
+        e->xbuf = zsf_device_bytes(&m->working, W * len * E);   /* >= numel: stage 2's reductions fit */
+        if (e->stage == 1)   /* stage 2 reduces along the partition's runs (stage2.h) */
+            e->rs_map = exchange_map(e, e->rs, e->n_rs);
         e->ag_map = exchange_map(e, e->ag, e->n_ag);
     }
     e->losses = (float *)zsf_device_bytes(&m->working, (size_t)e->batch.grad_accum_steps * F);
@@ -196,6 +197,13 @@ int zsf_engine_init(zsf_engine *e, const zs_case *kase, zsf_comm *comm, int64_t 
     e->model = zsf_model_new(&e->t, (int)e->batch.micro_batch, e->dt, comm->compute);
     e->mem.working += (int64_t)zsf_model_workspace_bytes(e->model);
     alloc_buffers(e);
+    if (e->stage == 2) {
+        if (zsf_stage2_init(&e->z2, &e->t, &e->part, comm, e->dt, bucket_elems ? bucket_elems : z->reduce_bucket_size,
+                            z->overlap_comm, e->params, e->xbuf))
+            zsf_die(__FILE__, __LINE__, "zsf_stage2_init", "out of host memory");
+        zsf_model_hooks hooks = zsf_stage2_hooks(&e->z2);
+        zsf_model_set_hooks(e->model, &hooks);
+    }
     if (e->stage == 3) {
         if (zsf_stage3_init(&e->z3, &e->t, &e->part, comm, e->dt, bucket_elems ? bucket_elems : z->allgather_bucket_size,
                             bucket_elems ? bucket_elems : z->reduce_bucket_size, e->shard, e->host_shard,
@@ -216,6 +224,7 @@ void zsf_engine_free(zsf_engine *e)
 {
     zsf_muon_free(e);
     zsf_model_free(e->model);
+    zsf_stage2_free(&e->z2);
     zsf_stage3_free(&e->z3);
     void *owned[] = {e->params, e->shard, e->grad_micro, e->grad_full, e->recv, e->xbuf, e->losses,
                      e->stage == 0 ? NULL : e->grad_part, (void *)e->grad32 == e->grad_part ? NULL : e->grad32,
@@ -243,15 +252,14 @@ void zsf_engine_free(zsf_engine *e)
 /* ------------------------------------------------------------------------------------------------
  * Collectives of the step. */
 
-/* Stages 1-2 (docs/spec.md §10): t / W in the model dtype on every rank, then reduce-scatter sum in
- * the model dtype (comm.h). grad: stage 1's accumulated gradient (model dtype), stage 2's micro-step
- * scratch (fp32, holding model-dtype values). Stage 3 does the same per unit during the backward pass
- * (stage3.h). */
-static void reduce_scatter_gradients(zsf_engine *e, const void *grad, zsf_dtype grad_dt, void *part)
+/* Stage 1 at the boundary (docs/spec.md §10): t / W in the model dtype on every rank, then
+ * reduce-scatter sum in the model dtype (comm.h) of its accumulated gradient. Stages 2 and 3 reduce
+ * unit by unit during the backward pass (stage2.h, stage3.h). */
+static void reduce_scatter_gradients(zsf_engine *e)
 {
     size_t n = (size_t)e->world * e->part.len;
-    zsf_gather_div(e->xbuf, e->dt, grad, grad_dt, e->rs_map, n, (float)e->world, e->comm->compute);
-    zsf_reduce_scatter_sum(e->comm, e->xbuf, part, e->rs, e->n_rs, e->dt);
+    zsf_gather_div(e->xbuf, e->dt, e->grad_full, e->dt, e->rs_map, n, (float)e->world, e->comm->compute);
+    zsf_reduce_scatter_sum(e->comm, e->xbuf, e->grad_part, e->rs, e->n_rs, e->dt);
 }
 
 /* Stage 0 (DeepSpeed engine.py allreduce_bucket): optional pre-scale, all-reduce sum, post-scale. */
@@ -288,12 +296,19 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
 {
     cudaStream_t s = e->comm->compute;
     const size_t numel = e->t.numel, len = e->part.len;
-    if (e->stage == 3) {   /* units gathered, used, released, their gradients reduce-scattered (stage3.h) */
-        zsf_stage3_begin(&e->z3, e->grad_micro, m == 0 ? e->grad_part : e->recv);
+    if (e->stage >= 2) {   /* each unit's gradient reduced as soon as it is final (stage2.h, stage3.h) */
+        void *dest = m == 0 ? e->grad_part : e->recv;
+        if (e->stage == 2)
+            zsf_stage2_begin(&e->z2, e->grad_micro, dest);
+        else
+            zsf_stage3_begin(&e->z3, e->grad_micro, dest);
         load_micro_batch(e, m);
-        zsf_model_forward(e->model, NULL, e->losses + m);
-        zsf_model_backward(e->model, NULL, e->grad_micro, dloss);
-        zsf_stage3_end(&e->z3);
+        zsf_model_forward(e->model, e->params, e->losses + m);   /* params: NULL at stage 3 (its hooks) */
+        zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
+        if (e->stage == 2)
+            zsf_stage2_end(&e->z2);
+        else
+            zsf_stage3_end(&e->z3);
         if (m > 0)   /* accumulate the owned partition */
             zsf_accumulate(e->grad_part, e->dt, e->recv, e->dt, len, s);
         return;
@@ -301,16 +316,11 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
     load_micro_batch(e, m);
     zsf_model_forward(e->model, e->params, e->losses + m);
     zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
-    if (e->stage <= 1) {   /* accumulate the local full gradient; reduce once at the boundary */
-        if (m == 0)        /* exact: the scratch holds the rounded .grad */
-            zsf_convert(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);
-        else
-            zsf_accumulate(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);
-    } else {               /* stage 2: reduce every micro-step, accumulate the owned partition */
-        reduce_scatter_gradients(e, e->grad_micro, ZSF_FP32, m == 0 ? e->grad_part : e->recv);
-        if (m > 0)
-            zsf_accumulate(e->grad_part, e->dt, e->recv, e->dt, len, s);
-    }
+    /* stages 0-1: accumulate the local full gradient; reduce once at the boundary */
+    if (m == 0)   /* exact: the scratch holds the rounded .grad */
+        zsf_convert(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);
+    else
+        zsf_accumulate(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);
 }
 
 /* Mean of the micro-batch losses over ranks and micro-steps, summed in double in (m, r) order, as the
@@ -474,7 +484,7 @@ int zsf_engine_step(zsf_engine *e, zsf_step_report *rep, zs_error *err)
     if (e->stage == 0 && (!e->onebit || zsf_onebit_allreduce_enabled(e->onebit)))   /* enable_backward_allreduce */
         all_reduce_gradients(e);
     else if (e->stage == 1)
-        reduce_scatter_gradients(e, e->grad_full, e->dt, e->grad_part);
+        reduce_scatter_gradients(e);
     if ((void *)e->grad32 != e->grad_part)   /* the fp32 copy the norm, the optimizer and the hooks read */
         zsf_convert(e->grad32, ZSF_FP32, e->grad_part, e->dt, e->part.len, e->comm->compute);
     if (e->muon)   /* before the overflow check, norm and unscale, as DeepSpeed's gradient epilogue */

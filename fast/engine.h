@@ -14,6 +14,7 @@
 #include "offload.h"
 #include "optim.h"
 #include "partition.h"
+#include "stage2.h"
 #include "stage3.h"
 #include "zerospec/case.h"
 
@@ -70,9 +71,11 @@ typedef struct zsf_engine {
                                 single_partition_of_fp32_groups[i].grad) */
     float *master;           /* fp32 master partition (stage 0 fp32: = params; offload: NULL, off.master) */
     float *state[ZSF_OPTIM_N_STATE];
-    void *xbuf;              /* stages 1-2: W*len exchange buffer (stage 3: z3's, per unit) */
+    void *xbuf;              /* stages 1-2: W*len exchange buffer (stage 3: z3's, per unit); stage 2 also
+                                sends its gradient reductions from it during the backward pass */
+    zsf_stage2 z2;           /* stage 2: per-unit reductions to the owners (stage2.h) */
     zsf_stage3 z3;           /* stage 3: per-unit gathers and reduce-scatters (stage3.h) */
-    int64_t *rs_map, *ag_map;
+    int64_t *rs_map, *ag_map;  /* stage 1 (reduce-scatter), stages 1-2 (all-gather) */
     float *losses;           /* [GAS] micro-batch losses of the step */
     double *norm_partial, *norm;
     unsigned long long *first_bad;

@@ -1,6 +1,7 @@
 /* ZeRO partitioning and exchange-buffer layout (partition.h). */
 #include "partition.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,4 +227,133 @@ void zsf_partition_assemble(const zsf_partition *p, const float *const *parts, f
             if (idx >= 0)
                 full[idx] = parts[r][j];
         }
+}
+
+/* Grouped layouts: the runs of each rank's map, collected in (rank, part) order; sorted afterwards. */
+static int grouped_runs(const zsf_partition *p, zsf_run **out)
+{
+    size_t n = 0, cap = 16;
+    zsf_run *runs = malloc(cap * sizeof *runs);
+    for (int r = 0; runs && r < p->world; r++) {
+        const int64_t *m = p->map + (size_t)r * p->len;
+        for (size_t j = 0; j < p->len; j++) {
+            if (m[j] < 0)
+                continue;
+            if (n && runs[n - 1].rank == r && runs[n - 1].part + runs[n - 1].count == j &&
+                (int64_t)(runs[n - 1].model + runs[n - 1].count) == m[j]) {
+                runs[n - 1].count++;
+                continue;
+            }
+            if (n == cap) {
+                zsf_run *grown = realloc(runs, 2 * cap * sizeof *runs);
+                if (!grown) {
+                    free(runs);
+                    runs = NULL;
+                    break;
+                }
+                runs = grown;
+                cap *= 2;
+            }
+            runs[n++] = (zsf_run){r, j, (size_t)m[j], 1};
+        }
+    }
+    *out = runs;
+    return runs && n <= (size_t)INT_MAX ? (int)n : -1;
+}
+
+static int by_model(const void *a, const void *b)
+{
+    const size_t x = ((const zsf_run *)a)->model, y = ((const zsf_run *)b)->model;
+    return (x > y) - (x < y);
+}
+
+int zsf_partition_runs(const zsf_partition *p, zsf_run **out)
+{
+    *out = NULL;
+    if (p->stage != 1 && p->stage != 2)
+        return -1;
+    if (p->map) {
+        int n = grouped_runs(p, out);
+        if (n < 0) {
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+        qsort(*out, (size_t)n, sizeof **out, by_model);
+        return n;
+    }
+    /* plain: rank r's piece is flat elements [r*len, (r+1)*len), the tail past numel padding */
+    zsf_run *runs = malloc((size_t)p->world * sizeof *runs);
+    if (!runs)
+        return -1;
+    int n = 0;
+    for (int r = 0; r < p->world; r++) {
+        size_t start = (size_t)r * p->len;
+        if (start < p->numel)
+            runs[n++] = (zsf_run){r, 0, start, p->numel - start < p->len ? p->numel - start : p->len};
+    }
+    *out = runs;
+    return n;
+}
+
+int zsf_runs_slice(const zsf_run *runs, int n, size_t lo, size_t hi, int64_t bucket_elems, zsf_run **out)
+{
+    const size_t piece = bucket_elems > 0 ? (size_t)bucket_elems : (size_t)-1;
+    int first = 0, last = 0;   /* runs [first, last) meet [lo, hi) */
+    while (first < n && runs[first].model + runs[first].count <= lo)
+        first++;
+    for (last = first; last < n && runs[last].model < hi; last++)
+        ;
+    size_t total = 0;   /* pieces, counted before allocating */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !(*out = malloc((total ? total : 1) * sizeof **out)))
+            return -1;
+        size_t k = 0;
+        for (int i = first; i < last; i++) {
+            const size_t a = runs[i].model > lo ? runs[i].model : lo;
+            const size_t b = runs[i].model + runs[i].count < hi ? runs[i].model + runs[i].count : hi;
+            for (size_t m = a, c; m < b; m += c, k++) {
+                c = b - m < piece ? b - m : piece;
+                if (pass == 1)
+                    (*out)[k] = (zsf_run){runs[i].rank, runs[i].part + (m - runs[i].model), m, c};
+            }
+        }
+        total = k;
+        if (total > (size_t)INT_MAX) {
+            *out = NULL;
+            return -1;
+        }
+    }
+    return (int)total;
+}
+
+static int by_part(const void *a, const void *b)
+{
+    const size_t x = ((const zsf_run *)a)->part, y = ((const zsf_run *)b)->part;
+    return (x > y) - (x < y);
+}
+
+int zsf_runs_gaps(const zsf_run *runs, int n, int rank, size_t len, zsf_run **out)
+{
+    zsf_run *mine = malloc(((size_t)n + 1) * sizeof(zsf_run));
+    *out = malloc(((size_t)n + 1) * sizeof(zsf_run));
+    if (!mine || !*out) {
+        free(mine);
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    int m = 0, k = 0;
+    for (int i = 0; i < n; i++)
+        if (runs[i].rank == rank)
+            mine[m++] = runs[i];
+    qsort(mine, (size_t)m, sizeof *mine, by_part);
+    mine[m] = (zsf_run){rank, len, 0, 0};   /* sentinel: the partition's end */
+    for (int i = 0; i <= m; i++) {
+        const size_t from = i ? mine[i - 1].part + mine[i - 1].count : 0;
+        if (mine[i].part > from)
+            (*out)[k++] = (zsf_run){rank, from, 0, mine[i].part - from};
+    }
+    free(mine);
+    return k;
 }

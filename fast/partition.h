@@ -77,6 +77,30 @@ size_t zsf_exchange_pos(const zsf_bucket *b, int n_buckets, int world, int d, si
 /* Fills map[world * len]: map[q] = model index carried at exchange position q, or -1. */
 void zsf_exchange_map(const zsf_partition *p, const zsf_bucket *b, int n_buckets, int64_t *map);
 
+/* A run: partition elements [part, part + count) of rank `rank` carry model elements
+ * [model, model + count). */
+typedef struct zsf_run {
+    int rank;
+    size_t part, model, count;
+} zsf_run;
+
+/* Stages 1-2: every rank's partition as maximal runs, padding left out, in model order; they tile
+ * [0, numel) (plain layout: one run per rank that holds model elements; grouped: a run ends wherever
+ * consecutive partition elements stop carrying consecutive model elements). Stage 2 reduces each unit's
+ * gradient to its owners along them (fast/README.md "Stage 2"). Returns the count with *out malloc'ed,
+ * or -1 with *out NULL at other stages or out of memory. */
+int zsf_partition_runs(const zsf_partition *p, zsf_run **out);
+
+/* The runs[n] (model order) cut to model elements [lo, hi) and into pieces of at most bucket_elems
+ * elements (<= 0: uncut), in model order. Returns the count with *out malloc'ed, or -1 with *out NULL out
+ * of memory. */
+int zsf_runs_slice(const zsf_run *runs, int n, size_t lo, size_t hi, int64_t bucket_elems, zsf_run **out);
+
+/* Rank `rank`'s partition elements of [0, len) that no run of runs[n] covers (its padding), as runs
+ * (part, count; model 0) in partition order. Returns the count with *out malloc'ed, or -1 with *out
+ * NULL out of memory. */
+int zsf_runs_gaps(const zsf_run *runs, int n, int rank, size_t len, zsf_run **out);
+
 /* Assembles the full flat model (numel) from every rank's partition parts[r][len]; at stage 0,
  * where every partition is a whole replica, from rank 0's. */
 void zsf_partition_assemble(const zsf_partition *p, const float *const *parts, float *full);

@@ -33,9 +33,10 @@ zs_optimizer_config zsfb_adam_config(int adam_w_mode);
 const char *zsfb_dtype_name(zsf_dtype dt);
 
 /* The benchmark case: GPT-2 124M (d), B sequences per rank and micro-step (gradient accumulation 1),
- * clipping 1.0, AdamW (zsfb_adam_config(1)), ZeRO `stage` at `world` ranks, model dtype dt (fp16 with
- * its dynamic loss scaler). Returns 0, or -1 after printing why. */
-int zsfb_case(zs_case *kase, const zs_model_dims *d, int batch, zsf_dtype dt, int stage, int world);
+ * clipping 1.0, AdamW (zsfb_adam_config(1)), ZeRO `stage` with zero_optimization.overlap_comm as given
+ * (stage 2: reductions on the comm stream or in line, fast/stage2.h) at `world` ranks, model dtype dt
+ * (fp16 with its dynamic loss scaler). Returns 0, or -1 after printing why. */
+int zsfb_case(zs_case *kase, const zs_model_dims *d, int batch, zsf_dtype dt, int stage, int overlap_comm, int world);
 
 /* Median of v[0..n) (sorts v). */
 double zsfb_median(double *v, int n);
@@ -58,6 +59,12 @@ int zsfb_bench_optim(cJSON *out, const zs_model_dims *d, double budget_s, cudaSt
 /* step and ops take the model dtype: fp32 (the conformance path), bf16 or fp16. */
 int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm, zsf_dtype dt);
 int zsfb_bench_ops(cJSON *out, const zs_model_dims *d, int batch, double budget_s, cudaStream_t s, zsf_dtype dt);
+/* --stages: comma-separated ZeRO stages 1-3, each optionally suffixed s (overlap_comm false; plain:
+ * true), e.g. "1,2,2s,3". Fills stage[] and overlap[]; returns the count, or -1 if malformed or longer
+ * than max. */
+#define ZSFB_MAX_STAGES 8
+int zsfb_parse_stages(const char *list, int *stage, int *overlap, int max);
+
 /* world: the step of zsfb_bench_step at every rank of the MPI job (nccl backend), once per ZeRO stage
  * of `stages` ("1,2,3"); rank 0 fills out. */
 int zsfb_bench_world(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm, zsf_dtype dt,

@@ -28,7 +28,7 @@ static double timed_step(zsf_engine *e, float *loss)
 int zsfb_bench_step(cJSON *out, const zs_model_dims *d, int batch, double budget_s, zsf_comm *comm, zsf_dtype dt)
 {
     zs_case kase;
-    if (zsfb_case(&kase, d, batch, dt, 0, 1))
+    if (zsfb_case(&kase, d, batch, dt, 0, 0, 1))
         return -1;
     CUDA_CHECK(cudaDeviceSynchronize());
     const size_t used0 = zsfb_device_used();

@@ -94,7 +94,7 @@ const char *zsfb_dtype_name(zsf_dtype dt)
     return dt == ZSF_BF16 ? "bf16" : dt == ZSF_FP16 ? "fp16" : "fp32";
 }
 
-int zsfb_case(zs_case *kase, const zs_model_dims *d, int batch, zsf_dtype dt, int stage, int world)
+int zsfb_case(zs_case *kase, const zs_model_dims *d, int batch, zsf_dtype dt, int stage, int overlap_comm, int world)
 {
     const char *precision = dt == ZSF_BF16   ? ", \"bf16\": {\"enabled\": true}"
                             : dt == ZSF_FP16 ? ", \"fp16\": {\"enabled\": true, \"initial_scale_power\": 12}"
@@ -105,8 +105,9 @@ int zsfb_case(zs_case *kase, const zs_model_dims *d, int batch, zsf_dtype dt, in
              " \"heads\": %d}, \"seed\": 1, \"steps\": 1, \"ds_config\": {\"train_batch_size\": %d,"
              " \"train_micro_batch_size_per_gpu\": %d, \"gradient_clipping\": 1.0, \"optimizer\": {\"type\": \"AdamW\","
              " \"params\": {\"lr\": 6e-4, \"betas\": [0.9, 0.95], \"eps\": 1e-8, \"weight_decay\": 0.1}},"
-             " \"zero_optimization\": {\"stage\": %d}%s}}",
-             d->vocab, d->seq, d->channels, d->layers, d->heads, batch * world, batch, stage, precision);
+             " \"zero_optimization\": {\"stage\": %d, \"overlap_comm\": %s}%s}}",
+             d->vocab, d->seq, d->channels, d->layers, d->heads, batch * world, batch, stage,
+             overlap_comm ? "true" : "false", precision);
     zs_error err = {{0}};
     if (zs_case_parse(json, "<zs-fast-bench>", ".", kase, &err)) {
         fprintf(stderr, "zs-fast-bench: %s\n", err.msg);

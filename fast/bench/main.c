@@ -1,14 +1,15 @@
 /* zs-fast-bench: times zs-fast at GPT-2 124M size and writes the numbers as JSON.
  *
  *   zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload,world] [--dtypes fp32,bf16,fp16]
- *                 [--budget S] [--ops-budget S] [--stages 1,2,3]
+ *                 [--budget S] [--ops-budget S] [--stages 1,2,2s,3]
  *
  * Phases (bench.h): optim (copy bandwidth, then every optimizer rule of zsf_optim_step over the flat
  * parameter buffer), step (a full training step through the engine, stage 0, W = 1), ops (each
  * forward/backward operation alone); step and ops run once per model dtype of --dtypes (JSON keys
  * step, ops for fp32; step_bf16, ops_bf16, step_fp16, ops_fp16 for the others),
  * offload (offload_optimizer's CPU step and its pipelined copies; not run unless named),
- * world (the step at every rank of the MPI job, nccl backend, once per ZeRO stage of --stages and
+ * world (the step at every rank of the MPI job, nccl backend, once per ZeRO stage of --stages (suffix s:
+ * overlap_comm false, else true) and
  * dtype of --dtypes; keys world_fp32, world_bf16, world_fp16; not run unless named).
  * tools/bench/run.sh runs it beside PyTorch's peers (tools/bench/torch_peers.py, fsdp_peer.py). Every
  * phase but world runs as one MPI rank; world runs at any number (mpirun -np W, one GPU per rank), and
@@ -24,7 +25,7 @@
 
 static const char usage[] =
     "usage: zs-fast-bench [--json FILE] [--batch B] [--phases optim,step,ops,offload,world]\n"
-    "                     [--dtypes fp32,bf16,fp16] [--budget S] [--ops-budget S] [--stages 1,2,3]\n";
+    "                     [--dtypes fp32,bf16,fp16] [--budget S] [--ops-budget S] [--stages 1,2,2s,3]\n";
 
 typedef struct bench_options {
     const char *json, *phases, *dtypes, *stages;
@@ -69,9 +70,12 @@ static int parse(int argc, char **argv, bench_options *o)
         fprintf(stderr, "zs-fast-bench: error: --batch, --budget and --ops-budget must be positive\n");
         return -1;
     }
-    if (!*o->stages || strspn(o->stages, "123,") != strlen(o->stages)) {
-        fprintf(stderr, "zs-fast-bench: error: --stages takes ZeRO stages 1, 2, 3 separated by commas (got \"%s\")\n",
-                o->stages);
+    int stage[ZSFB_MAX_STAGES], overlap[ZSFB_MAX_STAGES];
+    if (zsfb_parse_stages(o->stages, stage, overlap, ZSFB_MAX_STAGES) < 0) {
+        fprintf(stderr,
+                "zs-fast-bench: error: --stages takes up to %d ZeRO stages 1, 2, 3 separated by commas, each optionally "
+                "suffixed s for overlap_comm false (got \"%s\")\n",
+                ZSFB_MAX_STAGES, o->stages);
         return -1;
     }
     return 0;

@@ -24,14 +24,17 @@ template <class O, class I> __device__ static inline O conv_elem(I x)
         return st<O>(ld(x));
 }
 
-/* out[q] = fl_O(in[map[q]] / divisor) (0 where map[q] < 0, i.e. padding). With divisor W this is the
- * stage 1-3 pre-division of docs/spec.md §10 (x / 1 is exact, so divisor 1 is a plain gather). */
+/* out[q] = fl_O(in[map[q]] / divisor) (0 where map[q] < 0, i.e. padding; map NULL: in[q]). With divisor
+ * W this is the stage 1-3 pre-division of docs/spec.md §10 (x / 1 is exact, so divisor 1 is a plain
+ * gather). */
 template <class O, class I>
 __global__ static void gather_div_kernel(O *out, const I *in, const int64_t *map, size_t n, float divisor)
 {
     size_t q = zsf_tid();
-    if (q < n)
-        out[q] = st<O>(map[q] >= 0 ? ld(in[map[q]]) / divisor : 0.0f);
+    if (q >= n)
+        return;
+    const int64_t i = map ? map[q] : (int64_t)q;
+    out[q] = st<O>(i >= 0 ? ld(in[i]) / divisor : 0.0f);
 }
 
 /* out[map[q]] = in[q] where map[q] >= 0 (every model element appears once in the map). */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "gpt2_params.h"
+#include "layer_plan.h"
 #include "partition.h"
 
 static void init_or_fail(zsf_partition *p, int stage, int world, const size_t *sizes, int n)
@@ -213,6 +214,17 @@ static void test_bad_arguments(void **state)
     assert_non_null(strstr(err.msg, "world"));
 }
 
+static void assert_runs(const zsf_run *got, int n, const zsf_run *expect, int n_expect)
+{
+    assert_int_equal(n, n_expect);
+    for (int i = 0; i < n; i++) {   /* field by field: the struct has padding */
+        assert_int_equal(got[i].rank, expect[i].rank);
+        assert_int_equal(got[i].part, expect[i].part);
+        assert_int_equal(got[i].model, expect[i].model);
+        assert_int_equal(got[i].count, expect[i].count);
+    }
+}
+
 /* Grouped layout (docs/spec/optimizers.md §8a.2): params a (5), b (4), c (3) at model offsets 0, 5, 9;
  * groups {c, a} then {b}, W = 2. Group 0's flat buffer c0 c1 c2 a0..a4 (8, a multiple of 2W) is cut
  * into pieces of 4, group 1's b0..b3 into pieces of 2; rank r's partition is its piece of each. */
@@ -238,6 +250,12 @@ static void test_grouped_worked_example(void **state)
             assert_int_equal(own[j], expect[r][j]);
         }
     }
+    /* as runs (stage 2's reductions): one ends where consecutive partition elements stop carrying
+     * consecutive model elements (rank 0's a0 then b0); they come back in model order */
+    zsf_run *runs;
+    const zsf_run expect_runs[5] = {{0, 3, 0, 1}, {1, 0, 1, 4}, {0, 4, 5, 2}, {1, 4, 7, 2}, {0, 0, 9, 3}};
+    assert_runs(runs, zsf_partition_runs(&p, &runs), expect_runs, 5);
+    free(runs);
     zsf_partition_free(&p);
     /* W = 3: group 0 pads 8 to 12 (pieces of 4), group 1 pads 4 to 6 (pieces of 2) */
     assert_int_equal(zsf_partition_init_grouped(&p, 1, 3, sizes, 3, order, counts, 2, &err), 0);
@@ -294,6 +312,124 @@ static void test_grouped_every_element_owned_once(void **state)
     free(sizes);
 }
 
+/* Stage 2's reductions to owners (engine.cu, fast/README.md "Stage 2"): spec §5's worked example
+ * (params of 5 and 4, W = 4) as runs, and model elements [3, 9) cut into them, whole and by 2. */
+static void test_runs_worked_example(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {5, 4};
+    zsf_partition p;
+    init_or_fail(&p, 2, 4, sizes, 2);
+    zsf_run *runs, *cut;
+    int n = zsf_partition_runs(&p, &runs);
+    const zsf_run expect[3] = {{0, 0, 0, 4}, {1, 0, 4, 4}, {2, 0, 8, 1}};   /* rank 3: padding only */
+    assert_runs(runs, n, expect, 3);
+    const zsf_run whole[3] = {{0, 3, 3, 1}, {1, 0, 4, 4}, {2, 0, 8, 1}};
+    assert_runs(cut, zsf_runs_slice(runs, n, 3, 9, 0, &cut), whole, 3);
+    free(cut);
+    const zsf_run by2[4] = {{0, 3, 3, 1}, {1, 0, 4, 2}, {1, 2, 6, 2}, {2, 0, 8, 1}};
+    assert_runs(cut, zsf_runs_slice(runs, n, 3, 9, 2, &cut), by2, 4);
+    free(cut);
+    assert_int_equal(zsf_runs_slice(runs, n, 9, 9, 0, &cut), 0);   /* an empty range */
+    free(cut);
+    const zsf_run none[1] = {{0}}, tail[1] = {{2, 1, 0, 3}}, all[1] = {{3, 0, 0, 4}};   /* padding */
+    assert_runs(cut, zsf_runs_gaps(runs, n, 0, p.len, &cut), none, 0);
+    free(cut);
+    assert_runs(cut, zsf_runs_gaps(runs, n, 2, p.len, &cut), tail, 1);
+    free(cut);
+    assert_runs(cut, zsf_runs_gaps(runs, n, 3, p.len, &cut), all, 1);
+    free(cut);
+    free(runs);
+    zsf_partition_free(&p);
+    init_or_fail(&p, 3, 4, sizes, 2);   /* stage 3 reduces per unit shard (stage3.h), not along runs */
+    assert_int_equal(zsf_partition_runs(&p, &runs), -1);
+    assert_null(runs);
+    zsf_partition_free(&p);
+}
+
+/* Stages 1-2, plain and grouped, W = 1..8, every bucket size: the slices of the model's units carry
+ * each model element exactly once, from the partition element that holds it, within the bucket size. */
+static void check_unit_slices(const zsf_partition *p, const zsf_params *t, int64_t bucket, int *count)
+{
+    zsf_run *runs;
+    int n = zsf_partition_runs(p, &runs);
+    assert_true(n > 0);
+    memset(count, 0, t->numel * sizeof(int));
+    for (int u = 0; u < zsf_unit_count(t); u++) {
+        int first, np;
+        zsf_unit_params(t, u, &first, &np);
+        const size_t lo = t->p[first].offset, hi = t->p[first + np - 1].offset + t->p[first + np - 1].numel;
+        zsf_run *cut;
+        int k = zsf_runs_slice(runs, n, lo, hi, bucket, &cut);
+        assert_true(k > 0);
+        for (int i = 0; i < k; i++) {
+            assert_true(cut[i].count > 0 && cut[i].model >= lo && cut[i].model + cut[i].count <= hi);
+            assert_true(bucket <= 0 || cut[i].count <= (size_t)bucket);
+            assert_true(i == 0 || cut[i].model == cut[i - 1].model + cut[i - 1].count);   /* model order */
+            for (size_t e = 0; e < cut[i].count; e++) {
+                assert_int_equal(zsf_partition_index(p, cut[i].rank, cut[i].part + e), cut[i].model + e);
+                count[cut[i].model + e]++;
+            }
+        }
+        free(cut);
+    }
+    for (size_t i = 0; i < t->numel; i++)
+        assert_int_equal(count[i], 1);
+    for (int r = 0; r < p->world; r++) {   /* the gaps are exactly the rank's padding */
+        zsf_run *gaps;
+        int k = zsf_runs_gaps(runs, n, r, p->len, &gaps);
+        size_t padding = 0, covered = 0;
+        for (size_t j = 0; j < p->len; j++)
+            padding += zsf_partition_index(p, r, j) < 0;
+        for (int i = 0; i < k; i++) {
+            assert_true(gaps[i].count > 0 && gaps[i].part + gaps[i].count <= p->len);
+            assert_true(i == 0 || gaps[i].part > gaps[i - 1].part + gaps[i - 1].count);   /* ordered, maximal */
+            for (size_t e = 0; e < gaps[i].count; e++)
+                assert_int_equal(zsf_partition_index(p, r, gaps[i].part + e), -1);
+            covered += gaps[i].count;
+        }
+        assert_int_equal(covered, padding);
+        free(gaps);
+    }
+    free(runs);
+}
+
+static void test_unit_slices_tile_the_model(void **state)
+{
+    (void)state;
+    zsf_params t;
+    zs_error err = {{0}};
+    assert_int_equal(zsf_params_build(&t, zs_model_dims_default(), &err), 0);
+    size_t *sizes = malloc(sizeof(size_t) * (size_t)t.n);
+    int *order = malloc(sizeof(int) * (size_t)t.n), counts[2] = {0, 0};
+    int *count = malloc(sizeof(int) * t.numel);
+    assert_true(sizes && order && count);
+    for (int i = 0; i < t.n; i++)
+        sizes[i] = t.p[i].numel;
+    for (int i = t.n - 1; i >= 0; i--)   /* as test_grouped_every_element_owned_once */
+        if (i % 2)
+            order[counts[0]++] = i;
+    for (int i = 0; i < t.n; i++)
+        if (!(i % 2))
+            order[counts[0] + counts[1]++] = i;
+    const int64_t buckets[] = {0, 1, 7, 1000, 100000};
+    for (int stage = 1; stage <= 2; stage++)
+        for (int W = 1; W <= 8; W++)
+            for (size_t b = 0; b < sizeof buckets / sizeof buckets[0]; b++)
+                for (int grouped = 0; grouped <= 1; grouped++) {
+                    zsf_partition p;
+                    assert_int_equal(grouped ? zsf_partition_init_grouped(&p, stage, W, sizes, t.n, order, counts, 2, &err)
+                                             : zsf_partition_init(&p, stage, W, sizes, t.n, &err),
+                                     0);
+                    check_unit_slices(&p, &t, buckets[b], count);
+                    zsf_partition_free(&p);
+                }
+    free(count);
+    free(order);
+    free(sizes);
+    zsf_params_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +439,8 @@ int main(void)
         cmocka_unit_test(test_bucket_plan),   cmocka_unit_test(test_exchange_map),
         cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_grouped_worked_example),
         cmocka_unit_test(test_grouped_every_element_owned_once),
+        cmocka_unit_test(test_runs_worked_example),
+        cmocka_unit_test(test_unit_slices_tile_the_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

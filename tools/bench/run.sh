@@ -94,7 +94,7 @@ for W in ${worlds//,/ }; do
   fi
   # zs-fast gets at most 40% of the share; FSDP the rest (it imports torch and transformers first)
   timeout "$(( share * 2 / 5 ))" "$mpirun" --allow-run-as-root -np "$W" --bind-to none \
-    -x LD_LIBRARY_PATH -x NCCL_NVLS_ENABLE "$bin/zs-fast-bench" --phases world --dtypes bf16 --stages 1,2,3 \
+    -x LD_LIBRARY_PATH -x NCCL_NVLS_ENABLE "$bin/zs-fast-bench" --phases world --dtypes bf16 --stages 1,2,2s,3 \
     --batch "$batch" --budget "$budget" --json "$work/zs-world-$W.json"
   echo "zs-fast-bench --phases world (W = $W) exit status $?"
   world_json+=("$work/zs-world-$W.json")

@@ -131,6 +131,16 @@ def main():
                        "fp16": {"enabled": True, "loss_scale": 0, "loss_scale_window": 1000,
                                 "initial_scale_power": 32, "hysteresis": 2, "min_loss_scale": 1}},
                       model=LONG_SEQ, worlds=(1, 2), steps=16))
+    # Stage 2 with overlap_comm true, as seed 002's ZeRO-2 block sets it: zs-fast reduces each unit's
+    # gradient on its comm stream during the backward pass (fast/stage2.h); a reduce_bucket_size of 100
+    # cuts those reductions into many calls, and two blocks give the backward more than one unit to
+    # overlap. W = 3 pads the flat buffer. The values are stage 2's whatever the stream or the buckets.
+    names.append(case("bf16_zero2_overlap", "ZeRO-2, bf16, overlap_comm true (seed 002's ZeRO-2 block) with "
+                      "reduce_bucket_size 100, two blocks: gradients reduced per unit during the backward pass.",
+                      {"bf16": {"enabled": True},
+                       "zero_optimization": {"stage": 2, "overlap_comm": True, "reduce_bucket_size": 100,
+                                             "allgather_bucket_size": 100}},
+                      model=dict(SMALL, layers=2), worlds=(1, 2, 3, 4)))
     # fp16 loss-scale walks (small model, 16 sequences per step, micro-batch 4).
     walk = {"train_batch_size": 16, "train_micro_batch_size_per_gpu": 4}
     names.append(case("fp16_walk_seed000", "Seed 000's fp16 block: the scale walks down from 2^32 "

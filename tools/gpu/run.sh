@@ -201,14 +201,16 @@ for c in $cases; do
 done
 sumfile=$summary cmpfile=$OUT/compare.log   # check_pair from here on writes straight to the totals
 
-# One run with small buckets (several NCCL calls per collective) and one under compute-sanitizer.
-c=fp32_zero3_adamw; w=$(( ngpu >= 2 ? 2 : 1 ))
-if [ -f "$traces/$c.w$w.ref.safetensors" ]; then
+# Runs with small buckets (several NCCL calls per collective; stage 2's per-unit reductions cut
+# across rank boundaries) and, below, under compute-sanitizer.
+w=$(( ngpu >= 2 ? 2 : 1 ))
+for c in fp32_zero3_adamw fp32_zero2_adamw; do
+  [ -f "$traces/$c.w$w.ref.safetensors" ] || continue
   "${mpirun_base[@]}" -np $w "$bin/zs-fast" --case conformance/cases/$c.json --world $w --bucket-size 1000 \
     --out "$traces/$c.w$w.buckets.fast.safetensors" --quiet >>"$OUT/runs.log" 2>&1 &&
     check_pair "$c(bucket=1000)" $w nccl "$traces/$c.w$w.ref.safetensors" "$traces/$c.w$w.buckets.fast.safetensors" ||
     printf "%-28s %5s %7s %8s\n" "$c(bucket=1000)" $w nccl RUNFAIL >>"$summary"
-fi
+done
 # Bit-for-bit: a repeated run writes the same file, and the two backends agree exactly at W <= 2
 # (a sum of two terms is the same in any order, so NCCL's ring and the mpi backend's rank-order fold
 # coincide there).
@@ -220,7 +222,7 @@ if [ -f "$traces/$c.w1.nccl.fast.safetensors" ]; then
     r=identical || r=DIFFERENT
   echo "repeat run ($c, W=1, nccl): trace files $r" | tee -a "$summary"
 fi
-for c in fp32_zero2_adamw fp16_zero2_adamw bf16_zero2_adamw; do
+for c in fp32_zero2_adamw fp16_zero2_adamw bf16_zero2_adamw bf16_zero2_overlap; do
   for w in 1 2; do
     a=$traces/$c.w$w.nccl.fast.safetensors; b=$traces/$c.w$w.mpi.fast.safetensors
     if [ -f "$a" ] && [ -f "$b" ]; then
@@ -237,8 +239,8 @@ if [ -f "$traces/$c.w1.nccl.fast.safetensors" ]; then
   cmp -s "$traces/$c.w1.nccl.fast.safetensors" "$traces/$c.w1.nccl.again.safetensors" && r=identical || r=DIFFERENT
   echo "repeat run ($c, W=1, nccl): trace files $r" | tee -a "$summary"
 fi
-if command -v compute-sanitizer >/dev/null; then   # fp32, fp16 (loss scaling, casts) and Lamb (block reductions)
-  for c in ${ZS_GPU_MEMCHECK:-fp32_zero2_adamw fp16_zero2_adamw opt_lamb_zero0}; do
+if command -v compute-sanitizer >/dev/null; then   # fp32, fp16 (loss scaling, casts), Lamb (block reductions), stage 2 overlapped
+  for c in ${ZS_GPU_MEMCHECK:-fp32_zero2_adamw fp16_zero2_adamw opt_lamb_zero0 bf16_zero2_overlap}; do
     timeout 200 compute-sanitizer --tool memcheck --error-exitcode 3 "$bin/zs-fast" \
       --case conformance/cases/$c.json --backend mpi --steps 2 --quiet >>"$OUT/runs.log" 2>&1 &&
       echo "memcheck (zs-fast, $c, W=1, mpi backend, 2 steps): clean" | tee -a "$summary" ||
