@@ -13,7 +13,7 @@ the model dtype, fp32 sharded master weights): forward, backward, the FSDP gradi
 per rank (weak scaling, as zs-fast's world phase). One FSDP unit per transformer block plus the root.
 
 A step's time is the slowest rank's (barrier, host clock around the step, ending with a device
-sync; the maximum over ranks); median over repeats after a warm-up step; tokens/s counts B * T * W
+sync; the maximum over ranks); median over repeats after two warm-up steps; tokens/s counts B * T * W
 per step; peak memory is the largest max_memory_allocated over ranks. Rank 0 writes --json after
 every strategy, as torch_peers.py does.
 """
@@ -98,7 +98,8 @@ def bench_strategy(res, strategy, api, batch, kind, budget_s, world, rank):
         return slowest(ms)
 
     first = step()  # warm-up: NCCL communicators, cuBLAS heuristics
-    reps = max(2, min(20, int(budget_s / (first * 1e-3))))  # the same on every rank
+    second = step()  # sized on this one: sized on the first, FULL_SHARD got 2 repeats (run 10)
+    reps = max(2, min(20, int(budget_s / (second * 1e-3))))  # the same on every rank
     torch.cuda.reset_peak_memory_stats()
     ms = [step() for _ in range(reps)]
     peak = slowest(torch.cuda.max_memory_allocated())
