@@ -92,6 +92,25 @@ __device__ static inline int attention_row_end(int t, int T, int block)
     return block ? min(T, (t / block + 1) * block) : T;
 }
 
+/* The row of the [rows, T] stack a warp works on (one per (b, h, t)): its query position t, where its
+ * written part ends, and the thread's lane. */
+struct attention_row {
+    size_t row;
+    int lane, t, end;
+};
+
+/* False past the last row: the whole warp returns together. */
+__device__ static inline bool attention_row_of(size_t rows, int T, int block, attention_row *r)
+{
+    r->row = zsf_warp_row();
+    r->lane = threadIdx.x % 32;
+    if (r->row >= rows)
+        return false;
+    r->t = (int)(r->row % T);
+    r->end = attention_row_end(r->t, T, block);
+    return true;
+}
+
 /* att holds the products q.k of each row (the whole T x T tile) as the GEMM wrote them: fp32 raw
  * (scale = the softmax scale), fp16/bf16 already fl_M(acc * scale) (scale = 1, so rnd(x * 1) = x). It
  * becomes, in place, the causal softmax of fl_M(acc * scale), zero above the diagonal. One warp per
@@ -103,11 +122,11 @@ __device__ static inline int attention_row_end(int t, int T, int block)
 template <class S>
 __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int T, float scale, int block)
 {
-    size_t row = zsf_warp_row();
-    int lane = threadIdx.x % 32;
-    if (row >= rows)
+    attention_row r;
+    if (!attention_row_of(rows, T, block, &r))
         return;
-    int t = (int)(row % T), end = attention_row_end(t, T, block);
+    const size_t row = r.row;
+    const int lane = r.lane, t = r.t, end = r.end;
     S *a = att + row * T;
     const S *sc = a;
     float maxv = -INFINITY, sum = 0.0f;
@@ -176,11 +195,11 @@ template <class S>
 __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale,
                                                          int block)
 {
-    size_t row = zsf_warp_row();
-    int lane = threadIdx.x % 32;
-    if (row >= rows)
+    attention_row r;
+    if (!attention_row_of(rows, T, block, &r))
         return;
-    int t = (int)(row % T), end = attention_row_end(t, T, block);
+    const size_t row = r.row;
+    const int lane = r.lane, t = r.t, end = r.end;
     const S *a = att + row * T;
     S *dp = datt_dpreatt + row * T;
     const S *da = dp;
@@ -231,11 +250,11 @@ template <class S> static inline int attention_rows_vec(const S *p, int T, int b
 template <class S> __global__ static void attention_softmax_forward_vec_kernel(S *att, size_t rows, int T, int block)
 {
     static_assert(sizeof(S) == 2, "8 entries per 16-byte vector");
-    size_t row = zsf_warp_row();
-    int lane = threadIdx.x % 32;
-    if (row >= rows)
+    attention_row r;
+    if (!attention_row_of(rows, T, block, &r))
         return;
-    int t = (int)(row % T), end = attention_row_end(t, T, block);
+    const size_t row = r.row;
+    const int lane = r.lane, t = r.t, end = r.end;
     zsf_vec<S> *a = (zsf_vec<S> *)(att + row * T);
     const int kn = t / ATT_VEC_SPAN + 1;   /* chunks holding entries t2 <= t */
     float x[ATT_VEC_CHUNKS][8] = {}, maxv = -INFINITY, sum = 0.0f;
@@ -290,11 +309,11 @@ __global__ static void attention_softmax_backward_vec_kernel(S *datt_dpreatt, co
                                                              int block)
 {
     static_assert(sizeof(S) == 2, "8 entries per 16-byte vector");
-    size_t row = zsf_warp_row();
-    int lane = threadIdx.x % 32;
-    if (row >= rows)
+    attention_row r;
+    if (!attention_row_of(rows, T, block, &r))
         return;
-    int t = (int)(row % T), end = attention_row_end(t, T, block);
+    const size_t row = r.row;
+    const int lane = r.lane, t = r.t, end = r.end;
     const zsf_vec<S> *a = (const zsf_vec<S> *)(att + row * T);
     zsf_vec<S> *dp = (zsf_vec<S> *)(datt_dpreatt + row * T);
     zsf_vec<S> av[ATT_VEC_CHUNKS], dv[ATT_VEC_CHUNKS];
