@@ -105,6 +105,15 @@ def step_rows(r):
     return rows + [dict(t, impl="torch") for t in r["torch"].get("steps", [])]
 
 
+# torch.compile's step in each precision: the peer of zs-fast's step in that precision (torch_peers.py)
+COMPILE_PEER = {"bf16": "compile bf16 autocast", "fp16": "compile fp16 autocast", "fp32": "compile fp32 (no TF32)"}
+
+
+def step_dtype(name):
+    """The precision a step row runs in, from its name (zs-fast's and torch_peers.py's)."""
+    return next((d for d in ("bf16", "fp16") if d in name), "fp32")
+
+
 def find(rows, impl, name):
     return next((x for x in rows if x["impl"] == impl and x["name"] == name), None)
 
@@ -136,11 +145,14 @@ def table(r):
         lines.append(f"not timed: {r['zs_fast']['optim']['not_timed']}")
     steps = step_rows(r)
     ref = find(steps, "torch", "compile bf16 autocast")
-    lines.append(f"{'training step (B x 1024 tokens)':44s} {'ms':>8s} {'tok/s':>9s} {'peak GiB':>9s} {'vs compile bf16':>15s}")
+    lines.append(f"{'training step (B x 1024 tokens)':44s} {'ms':>8s} {'tok/s':>9s} {'peak GiB':>9s} {'vs compile bf16':>15s}"
+                 f" {'vs compile, same dtype':>22s}")
     for s in steps:
         ratio = f"{s['tokens_per_s'] / ref['tokens_per_s']:.3f}x" if ref else "-"
+        same = find(steps, "torch", COMPILE_PEER[step_dtype(s["name"])])
+        same_ratio = f"{s['tokens_per_s'] / same['tokens_per_s']:.3f}x" if same else "-"
         lines.append(f"{s['impl'] + ' ' + s['name']:44s} {s['median_ms']:8.1f} {s['tokens_per_s']:9.0f} "
-                     f"{s['peak_bytes'] / GiB:9.2f} {ratio:>15s}")
+                     f"{s['peak_bytes'] / GiB:9.2f} {ratio:>15s} {same_ratio:>22s}")
     lines += world_table(r.get("world"))
     return "\n".join(lines)
 

@@ -229,6 +229,7 @@ STEPS = [  # name, torch.compile, autocast dtype, float32 matmul precision
     ("eager fp32 TF32", False, None, "high"),
     ("compile fp32 (no TF32)", True, None, "highest"),
     ("eager fp16 autocast", False, torch.float16, "highest"),
+    ("compile fp16 autocast", True, torch.float16, "highest"),
 ]
 
 
