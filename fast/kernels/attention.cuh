@@ -92,22 +92,17 @@ __device__ static inline int attention_row_end(int t, int T, int block)
     return block ? min(T, (t / block + 1) * block) : T;
 }
 
-/* The row of the [rows, T] stack a warp works on (one per (b, h, t)): its query position t, where its
- * written part ends, and the thread's lane. */
-struct attention_row {
-    size_t row;
-    int lane, t, end;
-};
-
-/* False past the last row: the whole warp returns together. */
-__device__ static inline bool attention_row_of(size_t rows, int T, int block, attention_row *r)
+/* The row of the [rows, T] stack a warp works on (one per (b, h, t)), the thread's lane, the row's
+ * query position t and where its written part ends. False past the last row: the whole warp returns
+ * together. */
+__device__ static inline bool attention_row_of(size_t rows, int T, int block, size_t &row, int &lane, int &t, int &end)
 {
-    r->row = zsf_warp_row();
-    r->lane = threadIdx.x % 32;
-    if (r->row >= rows)
+    row = zsf_warp_row();
+    lane = threadIdx.x % 32;
+    if (row >= rows)
         return false;
-    r->t = (int)(r->row % T);
-    r->end = attention_row_end(r->t, T, block);
+    t = (int)(row % T);
+    end = attention_row_end(t, T, block);
     return true;
 }
 
@@ -122,11 +117,10 @@ __device__ static inline bool attention_row_of(size_t rows, int T, int block, at
 template <class S>
 __global__ static void attention_softmax_forward_kernel(S *att, size_t rows, int T, float scale, int block)
 {
-    attention_row r;
-    if (!attention_row_of(rows, T, block, &r))
+    size_t row;
+    int lane, t, end;
+    if (!attention_row_of(rows, T, block, row, lane, t, end))
         return;
-    const size_t row = r.row;
-    const int lane = r.lane, t = r.t, end = r.end;
     S *a = att + row * T;
     const S *sc = a;
     float maxv = -INFINITY, sum = 0.0f;
@@ -195,11 +189,10 @@ template <class S>
 __global__ static void attention_softmax_backward_kernel(S *datt_dpreatt, const S *att, size_t rows, int T, float scale,
                                                          int block)
 {
-    attention_row r;
-    if (!attention_row_of(rows, T, block, &r))
+    size_t row;
+    int lane, t, end;
+    if (!attention_row_of(rows, T, block, row, lane, t, end))
         return;
-    const size_t row = r.row;
-    const int lane = r.lane, t = r.t, end = r.end;
     const S *a = att + row * T;
     S *dp = datt_dpreatt + row * T;
     const S *da = dp;
@@ -250,11 +243,10 @@ template <class S> static inline int attention_rows_vec(const S *p, int T, int b
 template <class S> __global__ static void attention_softmax_forward_vec_kernel(S *att, size_t rows, int T, int block)
 {
     static_assert(sizeof(S) == 2, "8 entries per 16-byte vector");
-    attention_row r;
-    if (!attention_row_of(rows, T, block, &r))
+    size_t row;
+    int lane, t, end;
+    if (!attention_row_of(rows, T, block, row, lane, t, end))
         return;
-    const size_t row = r.row;
-    const int lane = r.lane, t = r.t, end = r.end;
     zsf_vec<S> *a = (zsf_vec<S> *)(att + row * T);
     const int kn = t / ATT_VEC_SPAN + 1;   /* chunks holding entries t2 <= t */
     float x[ATT_VEC_CHUNKS][8] = {}, maxv = -INFINITY, sum = 0.0f;
@@ -309,11 +301,10 @@ __global__ static void attention_softmax_backward_vec_kernel(S *datt_dpreatt, co
                                                              int block)
 {
     static_assert(sizeof(S) == 2, "8 entries per 16-byte vector");
-    attention_row r;
-    if (!attention_row_of(rows, T, block, &r))
+    size_t row;
+    int lane, t, end;
+    if (!attention_row_of(rows, T, block, row, lane, t, end))
         return;
-    const size_t row = r.row;
-    const int lane = r.lane, t = r.t, end = r.end;
     const zsf_vec<S> *a = (const zsf_vec<S> *)(att + row * T);
     zsf_vec<S> *dp = (zsf_vec<S> *)(datt_dpreatt + row * T);
     zsf_vec<S> av[ATT_VEC_CHUNKS], dv[ATT_VEC_CHUNKS];
