@@ -24,6 +24,15 @@ void zsf_unit_params(const zsf_params *t, int u, int *first, int *count)
     }
 }
 
+size_t zsf_unit_range(const zsf_params *t, int u, size_t *numel)
+{
+    int first, count;
+    zsf_unit_params(t, u, &first, &count);
+    const zsf_param *last = &t->p[first + count - 1];
+    *numel = last->offset + last->numel - t->p[first].offset;
+    return t->p[first].offset;
+}
+
 static void fill_uses(zsf_layer_plan *lp, int L)
 {
     int k = 0;
@@ -54,12 +63,10 @@ int zsf_layer_plan_build(zsf_layer_plan *lp, const zsf_params *t, const zsf_part
     for (int u = 0; u < lp->n; u++) {
         zsf_unit *x = &lp->u[u];
         zsf_unit_params(t, u, &x->first_param, &x->n_params);
-        x->offset = t->p[x->first_param].offset;
+        x->offset = zsf_unit_range(t, u, &x->numel);
         x->shard_offset = shard_at;
-        for (int i = x->first_param; i < x->first_param + x->n_params; i++) {
-            x->numel += t->p[i].numel;
+        for (int i = x->first_param; i < x->first_param + x->n_params; i++)
             x->shard_len += p->shard_len[i];
-        }
         shard_at += x->shard_len;
         lp->max_numel = x->numel > lp->max_numel ? x->numel : lp->max_numel;
         lp->max_shard = x->shard_len > lp->max_shard ? x->shard_len : lp->max_shard;

@@ -47,6 +47,9 @@ typedef struct zsf_layer_plan {
 /* Number of units of the table (L + 2) and the table entries of unit u. */
 int zsf_unit_count(const zsf_params *t);
 void zsf_unit_params(const zsf_params *t, int u, int *first, int *count);
+/* Unit u's flat range: returns its first element's index, *numel its element count (the model's
+ * hooks at stages 2 and 3, model.h). */
+size_t zsf_unit_range(const zsf_params *t, int u, size_t *numel);
 
 /* Needs the stage-3 partition of the table's tensors; fails naming the mismatch otherwise. */
 int zsf_layer_plan_build(zsf_layer_plan *lp, const zsf_params *t, const zsf_partition *p, zs_error *err);

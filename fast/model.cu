@@ -173,22 +173,13 @@ template <class P> static P *at(unit_ptr<P> u, const zsf_param *p)
     return (P *)u.base + (p->offset - u.first);
 }
 
-static size_t unit_first(const zsf_params *t, int u, size_t *numel)
-{
-    int first, count;
-    zsf_unit_params(t, u, &first, &count);
-    const zsf_param *last = &t->p[first + count - 1];
-    *numel = last->offset + last->numel - t->p[first].offset;
-    return t->p[first].offset;
-}
-
 /* The hooks of model.h; without them the flat `params` buffer serves every unit. */
 template <class T> static unit_ptr<T> unit_fetch(zsf_model *m, const void *params, int u)
 {
     if (!m->hooks.fetch)
         return unit_ptr<T>{(const T *)params, 0};
     size_t numel;
-    size_t first = unit_first(m->t, u, &numel);
+    size_t first = zsf_unit_range(m->t, u, &numel);
     return unit_ptr<T>{(const T *)m->hooks.fetch(m->hooks.ctx, u), first};
 }
 
@@ -205,7 +196,7 @@ static void unit_grads_done(zsf_model *m, float *grads, int u)
     if (!m->hooks.grads_done)
         return;
     size_t numel;
-    size_t first = unit_first(m->t, u, &numel);
+    size_t first = zsf_unit_range(m->t, u, &numel);
     round_inplace(grads + first, numel, m->dt, m->stream);
     m->hooks.grads_done(m->hooks.ctx, u);
 }

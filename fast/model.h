@@ -43,7 +43,7 @@ void zsf_model_backward(zsf_model *m, const void *params, float *grads, float dl
  *   fetch(u)      before queueing work that reads unit u's parameters; returns the device address of
  *                 the unit's elements (model dtype, flat layout from the unit's first element on), valid for work
  *                 queued on the model's stream until release(u)
- *   release(u)    after queueing the last read of this use
+ *   release(u)    after queueing the last read of this use (may be NULL: stages 2 and 3 need no call)
  *   grads_done(u) backward: the unit's slice of `grads` is final, rounded to the model dtype, once the
  *                 work queued so far on the model's stream has run
  * With hooks set, forward and backward ignore their `params` argument (pass NULL). */

@@ -8,15 +8,6 @@
 #include "kernels/zero.cuh"
 #include "layer_plan.h"
 
-/* Flat range [lo, hi) of unit u (layer_plan.h's numbering). */
-static void unit_range(const zsf_params *t, int u, size_t *lo, size_t *hi)
-{
-    int first, count;
-    zsf_unit_params(t, u, &first, &count);
-    *lo = t->p[first].offset;
-    *hi = t->p[first + count - 1].offset + t->p[first + count - 1].numel;
-}
-
 int zsf_stage2_init(zsf_stage2 *z, const zsf_params *t, const zsf_partition *p, zsf_comm *c, zsf_dtype dt,
                     int64_t bucket_elems, int overlap_comm, const void *params, void *x)
 {
@@ -32,23 +23,16 @@ int zsf_stage2_init(zsf_stage2 *z, const zsf_params *t, const zsf_partition *p, 
     const int n = zsf_partition_runs(p, &owned);
     z->runs = (zsf_run **)calloc((size_t)z->n_units, sizeof *z->runs);
     z->n_runs = (int *)calloc((size_t)z->n_units, sizeof *z->n_runs);
-    if (n < 0 || !z->runs || !z->n_runs) {
-        free(owned);
-        zsf_stage2_free(z);
-        return -1;
+    int ok = n >= 0 && z->runs && z->n_runs;
+    for (int u = 0; ok && u < z->n_units; u++) {
+        size_t numel;
+        const size_t lo = zsf_unit_range(t, u, &numel);
+        ok = (z->n_runs[u] = zsf_runs_slice(owned, n, lo, lo + numel, bucket_elems, &z->runs[u])) >= 0;
     }
-    for (int u = 0; u < z->n_units; u++) {
-        size_t lo, hi;
-        unit_range(t, u, &lo, &hi);
-        if ((z->n_runs[u] = zsf_runs_slice(owned, n, lo, hi, bucket_elems, &z->runs[u])) < 0) {
-            free(owned);
-            zsf_stage2_free(z);
-            return -1;
-        }
-    }
-    z->n_gaps = zsf_runs_gaps(owned, n, c->rank, p->len, &z->gaps);
+    if (ok)
+        ok = (z->n_gaps = zsf_runs_gaps(owned, n, c->rank, p->len, &z->gaps)) >= 0;
     free(owned);
-    if (z->n_gaps < 0) {
+    if (!ok) {
         zsf_stage2_free(z);
         return -1;
     }
@@ -75,15 +59,8 @@ void zsf_stage2_free(zsf_stage2 *z)
 static const void *hook_fetch(void *ctx, int u)
 {
     zsf_stage2 *z = (zsf_stage2 *)ctx;
-    size_t lo, hi;
-    unit_range(z->t, u, &lo, &hi);
-    return zsf_elem(z->params, z->dt, lo);
-}
-
-static void hook_release(void *ctx, int u)
-{
-    (void)ctx;
-    (void)u;
+    size_t numel;
+    return zsf_elem(z->params, z->dt, zsf_unit_range(z->t, u, &numel));
 }
 
 /* model.h grads_done: t / W stored in the model dtype (docs/spec.md §10), then each piece summed onto
@@ -96,16 +73,15 @@ static void hook_grads_done(void *ctx, int u)
         CUDA_CHECK(cudaEventRecord(z->ready, z->comm->compute));
         CUDA_CHECK(cudaStreamWaitEvent(s, z->ready, 0));
     }
-    size_t lo, hi;
-    unit_range(z->t, u, &lo, &hi);
-    zsf_gather_div(zsf_elem(z->x, z->dt, lo), z->dt, z->grads + lo, ZSF_FP32, NULL, hi - lo,
-                   (float)z->comm->world, s);
+    size_t numel;
+    const size_t lo = zsf_unit_range(z->t, u, &numel);
+    zsf_gather_div(zsf_elem(z->x, z->dt, lo), z->dt, z->grads + lo, ZSF_FP32, NULL, numel, (float)z->comm->world, s);
     zsf_reduce_runs_on(z->comm, s, z->x, z->dest, z->runs[u], z->n_runs[u], z->dt);
 }
 
 zsf_model_hooks zsf_stage2_hooks(zsf_stage2 *z)
 {
-    zsf_model_hooks h = {hook_fetch, hook_release, hook_grads_done, z};
+    zsf_model_hooks h = {hook_fetch, NULL, hook_grads_done, z};   /* nothing to release: the model stays */
     return h;
 }
 

@@ -141,13 +141,6 @@ static const void *hook_fetch(void *ctx, int u)
     return z->slot[s];
 }
 
-/* model.h release: nothing to do; the slot is overwritten only by a fetch ordered after this use. */
-static void hook_release(void *ctx, int u)
-{
-    (void)ctx;
-    (void)u;
-}
-
 /* model.h grads_done: the unit's gradient, t / W stored in the model dtype (docs/spec.md §10),
  * reduce-scattered into its range of the partition on the comm stream, summed in the model dtype
  * (comm.h). */
@@ -165,7 +158,8 @@ static void hook_grads_done(void *ctx, int u)
 
 zsf_model_hooks zsf_stage3_hooks(zsf_stage3 *z)
 {
-    zsf_model_hooks h = {hook_fetch, hook_release, hook_grads_done, z};
+    /* no release: a slot is overwritten only by a fetch ordered after its last use */
+    zsf_model_hooks h = {hook_fetch, NULL, hook_grads_done, z};
     return h;
 }
 

@@ -56,6 +56,9 @@ static void test_units_tile_model_and_partition(void **state)
             const zsf_unit *x = &f.lp.u[u];
             assert_int_equal(x->offset, flat);
             assert_int_equal(x->shard_offset, part);
+            size_t numel;   /* the range the model's hooks use */
+            assert_int_equal(zsf_unit_range(&f.t, u, &numel), x->offset);
+            assert_int_equal(numel, x->numel);
             flat += x->numel;
             part += x->shard_len;
             max_numel = x->numel > max_numel ? x->numel : max_numel;

@@ -356,9 +356,8 @@ static void check_unit_slices(const zsf_partition *p, const zsf_params *t, int64
     assert_true(n > 0);
     memset(count, 0, t->numel * sizeof(int));
     for (int u = 0; u < zsf_unit_count(t); u++) {
-        int first, np;
-        zsf_unit_params(t, u, &first, &np);
-        const size_t lo = t->p[first].offset, hi = t->p[first + np - 1].offset + t->p[first + np - 1].numel;
+        size_t numel;
+        const size_t lo = zsf_unit_range(t, u, &numel), hi = lo + numel;
         zsf_run *cut;
         int k = zsf_runs_slice(runs, n, lo, hi, bucket, &cut);
         assert_true(k > 0);
