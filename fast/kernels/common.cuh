@@ -97,25 +97,32 @@ static inline void round_inplace(float *x, size_t n, zsf_dtype dt, cudaStream_t 
  * The kernel families are templates over how an activation is stored: float (fp32 runs), __half (fp16)
  * or __nv_bfloat16 (bf16). A 16-bit store is the spec's fl_M: rounding.h's conversions, which keep NaN
  * payloads (CUDA's intrinsics differ on NaNs); the 16-bit types only carry the bits. Arithmetic stays
- * fp32: ld widens, st rounds once, rnd = ld(st(x)) is fl_M(x) kept in a float. For float all three
- * are the identity, so the fp32 instantiations compute exactly what the fp32 code did. */
+ * fp32: ld widens a value for arithmetic, widen one to be stored as it is, st rounds once, and
+ * rnd = ld(st(x)) is fl_M(x) kept in a float. For float all four are the identity, so the fp32
+ * instantiations compute exactly what the fp32 code did. */
 template <class T> struct zsf_st;
 template <> struct zsf_st<float> {
     static constexpr zsf_dtype dt = ZSF_FP32;
     static constexpr cudaDataType_t cuda = CUDA_R_32F;
     __device__ static float load(float x) { return x; }
+    __device__ static float widen(float x) { return x; }
     __device__ static float store(float x) { return x; }
 };
 /* The 16-bit conversions are the hardware's (cvt.rn: round to nearest even, overflow to Inf, subnormals
- * kept) for every input but NaN, which takes rounding.h's path to keep its payload bits: the
- * hardware's NaNs are canonical. That the two agree is checked, not assumed: zs-fast-bench's ops
- * phase compares them on the device for all 2^32 floats and all 2^16 16-bit patterns (performance-
- * notes.md, run 8). rounding.h's integer conversion cost fp16 kernels ALU time: the staged softmax
- * backward of run 6 did not fit the registers with it. */
+ * kept) for every input but NaN. The store takes rounding.h's path for a NaN to keep its payload (the
+ * hardware's NaNs are canonical). Of the loads, `widen` keeps a NaN's payload the same way, for a
+ * value stored without arithmetic (a cast, a gather); `load` is the plain hardware widening, for the
+ * values that feed fp32 arithmetic: the GPU's arithmetic returns the canonical NaN whatever its NaN
+ * operand's payload, so no result's bits depend on it. zs-fast-bench's ops phase checks all three on
+ * the device before it times anything: st and widen against rounding.h for all 2^32 floats and all
+ * 2^16 16-bit patterns, load on every non-NaN pattern, and the arithmetic's NaNs (nan_arith_noncanonical,
+ * performance-notes.md runs 8 and 11). The payload test in every load cost fp16 kernels registers: the
+ * softmax backward took 107 with it, bf16's 80 (run 10). */
 template <> struct zsf_st<__half> {
     static constexpr zsf_dtype dt = ZSF_FP16;
     static constexpr cudaDataType_t cuda = CUDA_R_16F;
-    __device__ static float load(__half x)
+    __device__ static float load(__half x) { return __half2float(x); }
+    __device__ static float widen(__half x)
     {
         unsigned short b = __half_as_ushort(x);
         return (b & 0x7FFFu) > 0x7C00u ? zsf_f16_to_f32(b) : __half2float(x);
@@ -126,6 +133,7 @@ template <> struct zsf_st<__nv_bfloat16> {
     static constexpr zsf_dtype dt = ZSF_BF16;
     static constexpr cudaDataType_t cuda = CUDA_R_16BF;
     __device__ static float load(__nv_bfloat16 x) { return zsf_bf16_to_f32(__bfloat16_as_ushort(x)); }
+    __device__ static float widen(__nv_bfloat16 x) { return load(x); }   /* a shift: the payload is kept */
     __device__ static __nv_bfloat16 store(float x)
     {
         return x != x ? __ushort_as_bfloat16(zsf_f32_to_bf16(x)) : __float2bfloat16_rn(x);
@@ -133,6 +141,7 @@ template <> struct zsf_st<__nv_bfloat16> {
 };
 
 template <class T> __device__ static inline float ld(T x) { return zsf_st<T>::load(x); }
+template <class T> __device__ static inline float widen(T x) { return zsf_st<T>::widen(x); }
 template <class T> __device__ static inline T st(float x) { return zsf_st<T>::store(x); }
 template <class T> __device__ static inline float rnd(float x) { return ld(st<T>(x)); }
 

@@ -10,7 +10,8 @@
 
 /* Buffers are typed by a zsf_dtype: ZSF_FP32 float, ZSF_FP16 __half, ZSF_BF16 __nv_bfloat16 (the
  * model-dtype storage of rounding.h). The kernels are templates over the element types (O out, I in);
- * arithmetic is fp32, ld widens exactly and st<O> is fl_O's rounding, so with float buffers each
+ * arithmetic is fp32, ld and widen widen exactly (widen keeps a NaN's payload
+ * too, for the values stored without arithmetic) and st<O> is fl_O's rounding, so with float buffers each
  * kernel computes what the fp32 code always did. The host wrappers below take void pointers with
  * their dtypes and pick the instantiation. */
 
@@ -21,7 +22,7 @@ template <class O, class I> __device__ static inline O conv_elem(I x)
     if constexpr (std::is_same<O, I>::value)
         return x;
     else
-        return st<O>(ld(x));
+        return st<O>(widen(x));
 }
 
 /* out[q] = fl_O(in[map[q]] / divisor) (0 where map[q] < 0, i.e. padding; map NULL: in[q]). With divisor
@@ -34,7 +35,7 @@ __global__ static void gather_div_kernel(O *out, const I *in, const int64_t *map
     if (q >= n)
         return;
     const int64_t i = map ? map[q] : (int64_t)q;
-    out[q] = st<O>(i >= 0 ? ld(in[i]) / divisor : 0.0f);
+    out[q] = st<O>(i >= 0 ? widen(in[i]) / divisor : 0.0f);
 }
 
 /* out[map[q]] = in[q] where map[q] >= 0 (every model element appears once in the map). */
