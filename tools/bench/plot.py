@@ -178,6 +178,7 @@ def plot_world(ax, w, rows):
     ax.barh([f"{x['impl']}: {x['name']}, W = {x['world']}" for x in rows], [x["tokens_per_s"] for x in rows],
             color=["tab:red" if x["impl"] == "zs-fast" else "tab:blue" for x in rows])
     ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v / 1000:.0f}K")   # raw counts overlap each other
     ax.set_xlabel("tokens/s over all ranks (bf16, 16 x 1024 tokens per rank)")
     ax.set_title("Data parallel: ZeRO-1/2/3 vs FSDP")
     if w.get("from_run"):
