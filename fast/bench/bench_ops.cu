@@ -286,14 +286,20 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
     const size_t rows = (size_t)B * NH * T_;
     const attn_blocks blocks = attention_blocks(T_, hs);
     const int blk = blocks.n ? blocks.size : 0;   /* the softmax kernels' block argument, as the passes give it */
-    vt.add("attn bwd softmax backward kernel, full rows", "bwd", L, 0, [&] {
-        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f, 0);
+    /* the row kernels as the passes launch them (16-bit rows of T <= 1024: the vectorized kernels), then
+     * the one-entry-per-lane kernels that other shapes and fp32 run; fp32's scale is its own */
+    const float row_scale = zsf_is_f32<T> ? scale : 1.0f;
+    vt.add("attn bwd softmax backward, full rows", "bwd", L, 0,
+           [&] { attention_softmax_backward(dpreatt, (const T *)att, rows, T_, row_scale, 0, s); });
+    vt.add("attn bwd softmax backward, row blocks", "bwd", L, 0,
+           [&] { attention_softmax_backward(dpreatt, (const T *)att, rows, T_, row_scale, blk, s); });
+    vt.add("attn fwd softmax forward, row blocks", "fwd", L, 0,
+           [&] { attention_softmax_forward(att, rows, T_, row_scale, blk, s); });
+    vt.add("attn bwd softmax backward, scalar kernel, row blocks", "bwd", L, 0, [&] {
+        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, row_scale, blk);
     });
-    vt.add("attn bwd softmax backward kernel, row blocks", "bwd", L, 0, [&] {
-        ZSF_LAUNCH_ROWS(attention_softmax_backward_kernel<T>, rows, s, dpreatt, (const T *)att, rows, T_, 1.0f, blk);
-    });
-    vt.add("attn fwd softmax forward kernel, row blocks", "fwd", L, 0, [&] {
-        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<T>, rows, s, att, rows, T_, 1.0f, blk);
+    vt.add("attn fwd softmax forward, scalar kernel, row blocks", "fwd", L, 0, [&] {
+        ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<T>, rows, s, att, rows, T_, row_scale, blk);
     });
     vt.add("attn bwd non-finite check, exact kernels idle", "bwd", L, 0, [&] {
         attention_flag_clear_kernel<<<1, 1, 0, s>>>();

@@ -249,19 +249,24 @@ template <class S> __global__ static void attention_softmax_forward_vec_kernel(S
         return;
     zsf_vec<S> *a = (zsf_vec<S> *)(att + row * T);
     const int kn = t / ATT_VEC_SPAN + 1;   /* chunks holding entries t2 <= t */
+    /* Every chunk's load is issued before the first is used, as in the backward kernel: behind the
+     * chunk loop's break each load waited for the one before it (performance-notes.md run 11). */
+    zsf_vec<S> v[ATT_VEC_CHUNKS];
+#pragma unroll
+    for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
+        v[k] = zsf_vec<S>{};
+        if (ATT_VEC_SPAN * k + 8 * lane <= t)
+            v[k] = a[32 * k + lane];
+    }
     float x[ATT_VEC_CHUNKS][8] = {}, maxv = -INFINITY, sum = 0.0f;
 #pragma unroll
     for (int k = 0; k < ATT_VEC_CHUNKS; k++) {
         if (k == kn)
             break;
-        const int t0 = ATT_VEC_SPAN * k + 8 * lane;
-        zsf_vec<S> v = {};
-        if (t0 <= t)
-            v = a[32 * k + lane];
 #pragma unroll
         for (int j = 0; j < 8; j++)
-            if (t0 + j <= t) {
-                x[k][j] = ld(v.v[j]);
+            if (ATT_VEC_SPAN * k + 8 * lane + j <= t) {
+                x[k][j] = ld(v[k].v[j]);
                 maxv = x[k][j] > maxv ? x[k][j] : maxv;
             }
     }
