@@ -47,6 +47,7 @@ template <class T> struct acts {
     T *dqkv;                               /* [BT,3C] */
     T *dpreatt;                            /* [B,NH,T,T]: datt, then dpreatt in place */
     const void **attn_ptrs;                /* the attention row blocks' pointer tables (attention_blocks.cuh) */
+    int *qkv_nonfinite;                    /* [L]: whether the layer's qkv holds an Inf or NaN (attention.cuh) */
 };
 
 struct zsf_model {
@@ -97,6 +98,7 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->dC, BT * C, sizeof(T)},            {(void **)&a->d4C, BT * 4 * C, sizeof(T)},
         {(void **)&a->dqkv, BT * 3 * C, sizeof(T)},      {(void **)&a->dpreatt, ATT, sizeof(T)},
         {(void **)&a->attn_ptrs, attention_ptr_slots(B, (int)NH), sizeof(void *)},
+        {(void **)&a->qkv_nonfinite, L, sizeof(int)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
@@ -262,7 +264,7 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
 
         layernorm_forward(ln1, a->ln1_mean + l * oT, a->ln1_rstd + l * oT, stream, pending, p.ln1w, p.ln1b, BT, C, s);
         matmul_forward(h, &m->lt, qkv, a->acc, (const T *)ln1, p.qkvw, p.qkvb, BT, C, 3 * C, s);
-        attention_forward(h, atty, att, (const T *)qkv, B, T_, C, NH, a->attn_ptrs, s);
+        attention_forward(h, atty, att, (const T *)qkv, B, T_, C, NH, a->attn_ptrs, a->qkv_nonfinite + l, s);
         matmul_forward(h, &m->lt, residual2, a->acc, (const T *)atty, p.attprojw, p.attprojb, BT, C, C, s);
         layernorm_forward(ln2, a->ln2_mean + l * oT, a->ln2_rstd + l * oT, residual2, (const T *)stream, p.ln2w,
                           p.ln2b, BT, C, s);
@@ -341,7 +343,8 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
         /* residual2 = residual + attproj(attention(qkv(ln1(residual)))) */
         matmul_backward(h, a->dC, dw.attprojw, dw.attprojb, a->bias_part, (const T *)a->dres, atty, p.attprojw, BT,
                         C, C, s);
-        attention_backward(h, a->dqkv, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, a->attn_ptrs, s);
+        attention_backward(h, a->dqkv, a->dpreatt, (const T *)a->dC, att, qkv, B, T_, C, NH, a->attn_ptrs,
+                           a->qkv_nonfinite + l, s);
         matmul_backward(h, a->dC, dw.qkvw, dw.qkvb, a->bias_part, (const T *)a->dqkv, ln1, p.qkvw, BT, C, 3 * C, s);
         layernorm_backward(a->dres, dw.ln1w, dw.ln1b, a->bias_part, (const T *)a->dC, residual, p.ln1w,
                            a->ln1_mean + l * oT, a->ln1_rstd + l * oT, BT, C, s);

@@ -231,22 +231,66 @@ template <class T> static unsigned epilogue_rounding_mismatches(cublasHandle_t h
     return total;
 }
 
+/* Failed checks (0..5) of attention_backward taking qkv's verdict from attention_forward's slot instead
+ * of scanning qkv again. With qkv finite, and with an Inf planted in the last position's key (which
+ * the diagonal tiles multiply by 0 in dq, so only the exact kernels give the reference's values), the
+ * slot must hold what was planted and dqkv must come out bit for bit as with the backward's own scan;
+ * and with the Inf planted but the slot cleared, dqkv must differ (else the planted Inf would not tell
+ * the two paths apart and the check would prove nothing). qkv is restored. */
+template <class T>
+static int attention_verdict_mismatches(cublasHandle_t h, T *att, T *atty, T *dpreatt, T *qkv, const T *dC, T *dqkv,
+                                        int *slot, const void **ptrs, int B, int T_, int C, int NH, cudaStream_t s)
+{
+    static_assert(sizeof(T) == 2, "16-bit storage types only");
+    const size_t n = (size_t)B * T_ * 3 * C, at = ((size_t)(T_ - 1) * 3 + 1) * C;   /* k[b = 0, t = T-1, 0] */
+    const uint16_t inf = zsf_st<T>::dt == ZSF_FP16 ? 0x7C00u : 0x7F80u;         /* +Inf's bits */
+    uint16_t saved;
+    T *own = NULL;
+    CUDA_CHECK(cudaMalloc((void **)&own, n * sizeof(T)));
+    CUDA_CHECK(cudaMemcpy(&saved, qkv + at, sizeof saved, cudaMemcpyDeviceToHost));
+    auto backward = [&](const int *verdict) {   /* into dqkv */
+        attention_backward(h, dqkv, dpreatt, dC, (const T *)att, (const T *)qkv, B, T_, C, NH, ptrs, verdict, s);
+    };
+    int bad = 0;
+    for (int planted = 0; planted < 2; planted++) {
+        CUDA_CHECK(cudaMemcpy(qkv + at, planted ? &inf : &saved, sizeof saved, cudaMemcpyHostToDevice));
+        attention_forward(h, atty, att, (const T *)qkv, B, T_, C, NH, ptrs, slot, s);
+        int verdict = -1;
+        CUDA_CHECK(cudaMemcpyAsync(&verdict, slot, sizeof verdict, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        backward(NULL);
+        CUDA_CHECK(cudaMemcpyAsync(own, dqkv, n * sizeof(T), cudaMemcpyDeviceToDevice, s));
+        backward(slot);
+        bad += verdict != planted;
+        bad += bit_differences((const T *)own, (const T *)dqkv, n, s) != 0;
+        if (planted) {
+            CUDA_CHECK(cudaMemsetAsync(slot, 0, sizeof(int), s));
+            backward(slot);
+            bad += bit_differences((const T *)own, (const T *)dqkv, n, s) == 0;
+        }
+    }
+    CUDA_CHECK(cudaMemcpy(qkv + at, &saved, sizeof saved, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaFree(own));
+    return bad;
+}
+
 /* Parts and alternatives of model.cu's operations, timed alone (recorded under "variants", outside the
  * step sums), for the choices model.cu and matmul.cuh document: the attention backward's GEMMs writing
  * fp32 or T and its other parts, and the LM head's GEMMs with V itself, V rounded down to a multiple of
  * 16 (Va), or V padded to Vp (a zero-padded copy of wte) as a dimension, each as one cuBLAS call. */
 template <class T>
 static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaStream_t s, T *att, T *atty,
-                          T *dpreatt, const T *qkv, T *dC, T *dqkv, float *acc, const T *ln, T *logits, float *dwte,
-                          int B, int T_, int C, int NH, int V, int L)
+                          T *dpreatt, const T *qkv, int *qkv_flag, T *dC, T *dqkv, float *acc, const T *ln,
+                          T *logits, float *dwte, int B, int T_, int C, int NH, int V, int L)
 {
     op_table vt = {list, budget_s, s, {0, 0}, 0};
     /* the whole attention passes on full T x T tiles (no pointer tables), against the ops table's rows
      * on row blocks (attention_blocks.cuh) */
     vt.add("attention_forward, full tiles", "fwd", L, 0,
-           [&] { attention_forward(h, atty, att, qkv, B, T_, C, NH, (const void **)NULL, s); });
+           [&] { attention_forward(h, atty, att, qkv, B, T_, C, NH, (const void **)NULL, qkv_flag, s); });
     vt.add("attention_backward, full tiles", "bwd", L, 0, [&] {
-        attention_backward(h, dqkv, dpreatt, (const T *)dC, (const T *)att, qkv, B, T_, C, NH, (const void **)NULL, s);
+        attention_backward(h, dqkv, dpreatt, (const T *)dC, (const T *)att, qkv, B, T_, C, NH, (const void **)NULL,
+                           qkv_flag, s);
     });
     const int hs = C / NH, BT = B * T_, Vp = logits_ld<T>(V), Va = V / 16 * 16;
     const size_t TT = (size_t)T_ * T_, T3C = (size_t)T_ * 3 * C, TC = (size_t)T_ * C;
@@ -282,7 +326,8 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
         vt.add(name, "bwd", L, fl_tt, [&] { run(dqkv); });
     }
     /* attention_backward's other parts: the row kernel alone, and the non-finite check with the exact
-     * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path) */
+     * kernels' launches while the flag is clear (what every step pays for the fp16 overflow path: qkv's
+     * verdict comes from the forward pass, dout is scanned) */
     const size_t rows = (size_t)B * NH * T_;
     const attn_blocks blocks = attention_blocks(T_, hs);
     const int blk = blocks.n ? blocks.size : 0;   /* the softmax kernels' block argument, as the passes give it */
@@ -302,8 +347,7 @@ static void gemm_variants(cJSON *list, double budget_s, cublasHandle_t h, cudaSt
         ZSF_LAUNCH_ROWS(attention_softmax_forward_kernel<T>, rows, s, att, rows, T_, row_scale, blk);
     });
     vt.add("attn bwd non-finite check, exact kernels idle", "bwd", L, 0, [&] {
-        attention_flag_clear_kernel<<<1, 1, 0, s>>>();
-        attention_flag(qkv, (size_t)B * T3C, s);
+        attention_flag_load_kernel<<<1, 1, 0, s>>>(qkv_flag);
         attention_flag((const T *)dC, (size_t)B * TC, s);
         ATTENTION_STRIDED_LAUNCH(attention_datt_exact_kernel<T>, rows, s, dpreatt, dC, qkv, B, T_, C, NH);
         ATTENTION_STRIDED_LAUNCH(attention_dv_exact_kernel<T>, (size_t)B * TC, s, dqkv, dC, (const T *)att, B, T_, C,
@@ -374,6 +418,9 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     CUDA_CHECK(cudaMalloc((void **)&tok, 2 * (size_t)BT * sizeof(int)));
     const void **attn_ptrs = NULL;   /* the attention row blocks' pointer tables, as model.cu keeps them */
     CUDA_CHECK(cudaMalloc((void **)&attn_ptrs, attention_ptr_slots(B, NH) * sizeof(void *)));
+    int *qkv_flag = NULL;   /* one layer's qkv verdict, as model.cu keeps one per layer */
+    CUDA_CHECK(cudaMalloc((void **)&qkv_flag, sizeof(int)));
+    CUDA_CHECK(cudaMemsetAsync(qkv_flag, 0, sizeof(int), s));
     ZSF_LAUNCH(zsfb_tokens_kernel, 2 * (size_t)BT, s, tok, 2 * (size_t)BT, key++, V);
     int *inp = tok, *tgt = tok + BT;
 
@@ -429,6 +476,16 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
                     bias_bad < 0 ? "refused aligned buffers" : "is not fl_M(acc + bias) on this device");
             return 1;
         }
+        int verdict_bad = attention_verdict_mismatches<T>(hp, att, atty, dpreatt, qkv, (const T *)dC, dqkv, qkv_flag,
+                                                           attn_ptrs, B, T_, C, NH, s);
+        cJSON_AddNumberToObject(out, "attention_verdict_mismatches", verdict_bad);
+        printf("zs-fast attention backward from the forward's qkv verdict vs its own scan (finite, Inf planted): "
+               "%d of 5 checks fail\n", verdict_bad);
+        if (verdict_bad) {
+            fprintf(stderr, "zs-fast-bench: error: attention_backward does not take the exact path from the forward "
+                            "pass's verdict on qkv as it does from its own scan\n");
+            return 1;
+        }
     }
     op_table ot = {cJSON_AddArrayToObject(out, "ops"), budget_s, s, {0, 0}, 0};
     printf("zs-fast ops (%s) at B=%d T=%d C=%d NH=%d V=%d (count = runs per step, %d layers):\n",
@@ -464,7 +521,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
         });
     }
     ot.add("attention_forward", "fwd", L, 0,
-           [&] { attention_forward(hp, atty, att, (const T *)qkv, B, T_, C, NH, attn_ptrs, s); });
+           [&] { attention_forward(hp, atty, att, (const T *)qkv, B, T_, C, NH, attn_ptrs, qkv_flag, s); });
     ot.add("gelu_forward", "fwd", L, 0, [&] { gelu_forward(fch_gelu, (const T *)fch, 4 * nC, s); });
     const double fl_head = 2.0 * BT * C * V;
     const int Vp = logits_ld<T>(V);   /* model.cu's logits row stride */
@@ -514,14 +571,15 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     ot.add("gelu_backward", "bwd", L, 0, [&] { gelu_backward(d4C, (const T *)d4C, (const T *)fch, 4 * nC, s); });
     /* the whole pass: GEMMs, softmax backward, the non-finite check (the exact kernels return at once) */
     ot.add("attention_backward", "bwd", L, 0, [&] {
-        attention_backward(hp, dqkv, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, attn_ptrs, s);
+        attention_backward(hp, dqkv, dpreatt, (const T *)dC, (const T *)att, (const T *)qkv, B, T_, C, NH, attn_ptrs,
+                           qkv_flag, s);
     });
     ot.add("encoder_backward wte", "bwd", 1, 0, [&] { encoder_backward_wte(dwte, (const T *)dres, inp, BT, C, s); });
     ot.add("encoder_backward wpe", "bwd", 1, 0,
            [&] { ZSF_LAUNCH(encoder_backward_wpe_kernel<T>, (size_t)T_ * C, s, dwpe, (const T *)dres, B, T_, C); });
 
     if constexpr (!f32)
-        gemm_variants<T>(vt.list, budget_s, hp, s, att, atty, dpreatt, qkv, dC, dqkv, acc, ln, logits, dwte, B, T_, C,
+        gemm_variants<T>(vt.list, budget_s, hp, s, att, atty, dpreatt, qkv, qkv_flag, dC, dqkv, acc, ln, logits, dwte, B, T_, C,
                          NH, V, L);
 
     cJSON *sum = cJSON_AddObjectToObject(out, "ops_sum");
@@ -543,6 +601,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
         CUDA_CHECK(cudaFree(all[i]));
     CUDA_CHECK(cudaFree(tok));
     CUDA_CHECK(cudaFree(attn_ptrs));
+    CUDA_CHECK(cudaFree(qkv_flag));
     return 0;
 }
 
