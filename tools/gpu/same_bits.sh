@@ -6,9 +6,10 @@
 # bit through, this does not. Run it on the device machine after tools/gpu/run.sh (or
 # tools/bench/run.sh), from the repository root, in the same call (it reuses the environment that
 # run.sh set up: /tmp/zs-sys/dev for cJSON/CMocka when the machine lacks them).
-#   usage: tools/gpu/same_bits.sh BASE.tar.gz    (made here by: git archive -o BASE.tar.gz COMMIT)
+#   usage: tools/gpu/same_bits.sh BASE.tar.gz
+#   (made here, without the fixtures so that it travels: git archive -o BASE.tar.gz COMMIT -- . ':!fixtures' ':!docs')
 # Prints one line per trace and a last line "same bits: N identical, M differ"; exit status 1 when
-# any differs or a run fails.
+# any differs or a run fails. ZS_GPU_JOBS traces run at once (default 6).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ $# = 1 ] && [ -f "$1" ] || { echo "usage: $0 BASE.tar.gz (git archive of the base commit)"; exit 2; }
@@ -26,18 +27,21 @@ if ! { cmake -S "$base/src" -B "$base/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_
        cmake --build "$base/build" -j16 --target zs-fast; } >"$base/build.log" 2>&1; then
   echo "same_bits: the base did not build"; tail -20 "$base/build.log"; exit 1
 fi
-same=0 differ=0
-for f in build/gpu/traces/*.mpi.fast.safetensors; do
+one() {   # one TRACE: rerun it with the base build, print "CASE.wW: identical" or "... DIFFERS"
+  local f=$1 n c w out
   n=$(basename "$f" .mpi.fast.safetensors)   # CASE.wW
-  c=${n%.w*} w=${n##*.w}
-  out=$base/$n.base.safetensors
+  c=${n%.w*} w=${n##*.w} out=$base/$n.base.safetensors
   if mpirun --allow-run-as-root --oversubscribe -np "$w" -x LD_LIBRARY_PATH "$base/build/bin/zs-fast" \
        --case "conformance/cases/$c.json" --world "$w" --backend mpi --out "$out" >"$base/$n.log" 2>&1 &&
      cmp -s "$f" "$out"; then
-    same=$((same + 1)); echo "$n: identical"
+    echo "$n: identical"
   else
-    differ=$((differ + 1)); echo "$n: DIFFERS (or the base run failed: $base/$n.log)"
+    echo "$n: DIFFERS (or the base run failed: $base/$n.log)"
   fi
-done
+}
+export -f one; export base
+ls build/gpu/traces/*.mpi.fast.safetensors | xargs -P "${ZS_GPU_JOBS:-6}" -I{} bash -c 'one {}' | sort >"$base/verdicts"
+cat "$base/verdicts"
+same=$(grep -c ': identical$' "$base/verdicts") differ=$(grep -c DIFFERS "$base/verdicts")
 echo "same bits: $same identical, $differ differ"
-[ $differ = 0 ] && [ $same -gt 0 ]
+[ "$differ" = 0 ] && [ "$same" -gt 0 ]
