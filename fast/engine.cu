@@ -303,8 +303,8 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
         else
             zsf_stage3_begin(&e->z3, e->grad_micro, dest);
         load_micro_batch(e, m);
-        zsf_model_forward(e->model, e->params, e->losses + m, dloss);   /* params: NULL at stage 3 (its hooks) */
-        zsf_model_backward(e->model, e->params, e->grad_micro);
+        zsf_model_forward(e->model, e->params, e->losses + m);   /* params: NULL at stage 3 (its hooks) */
+        zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
         if (e->stage == 2)
             zsf_stage2_end(&e->z2);
         else
@@ -314,8 +314,8 @@ static void run_micro_step(zsf_engine *e, int m, float dloss)
         return;
     }
     load_micro_batch(e, m);
-    zsf_model_forward(e->model, e->params, e->losses + m, dloss);
-    zsf_model_backward(e->model, e->params, e->grad_micro);
+    zsf_model_forward(e->model, e->params, e->losses + m);
+    zsf_model_backward(e->model, e->params, e->grad_micro, dloss);
     /* stages 0-1: accumulate the local full gradient; reduce once at the boundary */
     if (m == 0)   /* exact: the scratch holds the rounded .grad */
         zsf_convert(e->grad_full, e->dt, e->grad_micro, ZSF_FP32, numel, s);

@@ -34,6 +34,7 @@ template <class T> struct acts {
     float *lnf_mean, *lnf_rstd;            /* [BT] x2 */
     T *logits;                             /* [BT,Vp]: logits, then dlogits in place (Vp = logits_ld<T>(V)) */
     float *losses;                         /* [BT] */
+    softmax_stats *ce_stats;               /* [BT]: each logits row's max and 1 / sum, kept for the backward */
     /* fp32 GEMM results before their rounding, fp16/bf16 only ([BT,4C]; NULL in fp32, whose GEMMs
      * write their results in place): a biased GEMM's output where cuBLASLt's epilogue cannot take the
      * bias, and the LM head's dinp over V rounded down to 16, before its tail is added */
@@ -90,7 +91,7 @@ template <class T> static size_t layout(acts<T> *a, char *base, const zsf_params
         {(void **)&a->fch_gelu, L * BT * 4 * C, sizeof(T)}, {(void **)&a->residual3, L * BT * C, sizeof(T)},
         {(void **)&a->lnf, BT * C, sizeof(T)},           {(void **)&a->lnf_mean, BT, 4},
         {(void **)&a->lnf_rstd, BT, 4},                  {(void **)&a->logits, BT * V, sizeof(T)},
-        {(void **)&a->losses, BT, 4},
+        {(void **)&a->losses, BT, 4},                    {(void **)&a->ce_stats, BT, sizeof(softmax_stats)},
         {(void **)&a->acc, (f32 ? 0 : 4) * BT * C, 4},
         {(void **)&a->bias_part, std::max((size_t)BIAS_CHUNKS * 4 * C, LAYERNORM_SCRATCH(C)), 4},
         {(void **)&a->dres, BT * C, sizeof(T)},
@@ -236,7 +237,7 @@ static shape shape_of(const zsf_model *m)
 /* ------------------------------------------------------------------------------------------------
  * Forward */
 
-template <class T> static void forward(zsf_model *m, const void *params, float *loss, float dloss)
+template <class T> static void forward(zsf_model *m, const void *params, float *loss)
 {
     const shape sh = shape_of(m);
     const int B = sh.B, T_ = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
@@ -281,13 +282,13 @@ template <class T> static void forward(zsf_model *m, const void *params, float *
     emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
     lm_head_forward(h, a->logits, (const T *)a->lnf, at(emb, wte), BT, C, V, logits_ld<T>(V));
     unit_release(m, 0);
-    /* the loss is fp32 from the rounded logits, which then become dlogits (crossentropy.cuh) */
-    crossentropy(loss, a->losses, a->logits, zsf_model_targets(m), dloss / (float)BT, BT, V, logits_ld<T>(V), s);
+    /* the loss is fp32 from the rounded logits */
+    crossentropy_forward(loss, a->losses, a->ce_stats, (const T *)a->logits, zsf_model_targets(m), BT, V, logits_ld<T>(V), s);
 }
 
-void zsf_model_forward(zsf_model *m, const void *params, float *loss, float dloss)
+void zsf_model_forward(zsf_model *m, const void *params, float *loss)
 {
-    zsf_dispatch(m->dt, [&](auto t) { forward<decltype(t)>(m, params, loss, dloss); });
+    zsf_dispatch(m->dt, [&](auto t) { forward<decltype(t)>(m, params, loss); });
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ void zsf_model_forward(zsf_model *m, const void *params, float *loss, float dlos
  * epilogue (fp32 accumulation). Parameter gradients are fp32 sums written straight
  * into `grads`, and the micro-step's gradient is rounded once at the end. */
 
-template <class T> static void backward(zsf_model *m, const void *params, float *grads)
+template <class T> static void backward(zsf_model *m, const void *params, float *grads, float dloss)
 {
     const shape sh = shape_of(m);
     const int B = sh.B, T_ = sh.T, C = sh.C, NH = sh.NH, V = sh.V, L = sh.L, BT = sh.BT;
@@ -309,7 +310,8 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
     const unit_ptr<float> gflat = {grads, 0};
     float *dwte = grads + zsf_param_wte(m->t)->offset;
 
-    const int Vp = logits_ld<T>(V);   /* a->logits hold dlogits since the forward pass's cross-entropy */
+    const int Vp = logits_ld<T>(V);
+    crossentropy_backward(a->logits, a->ce_stats, zsf_model_targets(m), dloss / (float)BT, BT, V, Vp, s);   /* now dlogits */
     unit_ptr<T> emb = unit_fetch<T>(m, params, 0);   /* the tied LM head */
     lm_head_backward(h, a->dC, a->acc, dwte, (const T *)a->logits, (const T *)a->lnf, at(emb, zsf_param_wte(m->t)), BT,
                      C, V, Vp, s);
@@ -355,7 +357,7 @@ template <class T> static void backward(zsf_model *m, const void *params, float 
         round_inplace(grads, (size_t)m->t->numel, m->dt, s);   /* the micro-step's .grad, in the model dtype */
 }
 
-void zsf_model_backward(zsf_model *m, const void *params, float *grads)
+void zsf_model_backward(zsf_model *m, const void *params, float *grads, float dloss)
 {
-    zsf_dispatch(m->dt, [&](auto t) { backward<decltype(t)>(m, params, grads); });
+    zsf_dispatch(m->dt, [&](auto t) { backward<decltype(t)>(m, params, grads, dloss); });
 }

@@ -31,14 +31,11 @@ void zsf_model_free(zsf_model *m);
 int *zsf_model_inputs(zsf_model *m);
 int *zsf_model_targets(zsf_model *m);
 
-/* Writes the micro-batch's mean loss (fp32, device) to *loss. params: numel model-dtype elements.
- * dloss: the scale of the gradient that the next zsf_model_backward computes (the loss scale over the
- * micro-steps, engine.cu); the forward pass already turns the logits into d(dloss * loss)/d(logits),
- * in the same pass over them that computes the loss (kernels/crossentropy.cuh). */
-void zsf_model_forward(zsf_model *m, const void *params, float *loss, float dloss);
-/* Writes (does not accumulate) grads[numel] (fp32) = d(dloss * loss)/d(params) for the last forward
- * and its dloss, rounded to the model dtype. */
-void zsf_model_backward(zsf_model *m, const void *params, float *grads);
+/* Writes the micro-batch's mean loss (fp32, device) to *loss. params: numel model-dtype elements. */
+void zsf_model_forward(zsf_model *m, const void *params, float *loss);
+/* Writes (does not accumulate) grads[numel] (fp32) = d(dloss * loss)/d(params) for the last forward,
+ * rounded to the model dtype. */
+void zsf_model_backward(zsf_model *m, const void *params, float *grads, float dloss);
 
 /* Stage 3 (engine.cu): the engine owns where each unit's parameters are (layer_plan.h numbers the
  * units: 0 the embeddings, 1 + l block l, L + 1 the final LayerNorm; the tied LM head uses unit 0) and

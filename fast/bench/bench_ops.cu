@@ -406,6 +406,8 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     float *mean = dev_buf<float>(BT, key++, -0.1f, 0.1f, s), *rstd = dev_buf<float>(BT, key++, 0.5f, 2, s);
     float *acc = dev_buf<float>(4 * nC, key++, -1, 1, s);
     float *losses = dev_buf<float>(BT, key++, 0, 1, s), *loss = dev_buf<float>(1, key++, 0, 1, s);
+    softmax_stats *ce_stats;   /* written by crossentropy_forward before crossentropy_backward reads it */
+    CUDA_CHECK(cudaMalloc(&ce_stats, (size_t)BT * sizeof(softmax_stats)));
     T *wte = dev_buf<T>((size_t)V * C, key++, -0.02f, 0.02f, s), *wpe = dev_buf<T>((size_t)T_ * C, key++, -0.02f, 0.02f, s);
     float *dwte = dev_buf<float>((size_t)V * C, key++, -1, 1, s), *dwpe = dev_buf<float>((size_t)T_ * C, key++, -1, 1, s);
     float *dw = dev_buf<float>((size_t)C * 4 * C, key++, -1, 1, s);
@@ -528,10 +530,11 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     if constexpr (f32)
         ot.tf32(1, fl_head,
                 [&] { lm_head_forward(h32, (float *)logits, (const float *)ln, (const float *)wteT, BT, C, V, V); });
-    /* the loss and dlogits in one pass over the logits, in place (model.cu's forward pass) */
-    ot.add("crossentropy (loss and dlogits)", "fwd", 1, 0,
-           [&] { crossentropy(loss, losses, logits, tgt, 1.0f / BT, BT, V, Vp, s); });
+    ot.add("crossentropy_forward", "fwd", 1, 0,
+           [&] { crossentropy_forward(loss, losses, ce_stats, (const T *)logits, tgt, BT, V, Vp, s); });
     /* backward */
+    ot.add("crossentropy_backward", "bwd", 1, 0,
+           [&] { crossentropy_backward(logits, ce_stats, tgt, 1.0f / BT, BT, V, Vp, s); });
     ot.add("gemm lm_head (2)", "bwd", 1, 2 * fl_head, [&] {
         lm_head_backward(hp, dC, acc, dwte, (const T *)logits, (const T *)ln, (const T *)wteT, BT, C, V, Vp, s);
     });
@@ -593,7 +596,7 @@ template <class T> int bench_ops(cJSON *out, const zs_model_dims *d, int batch, 
     cublasDestroy(h32);
     zsf_lt_free(&lt);
     void *all[] = {x, ln, qkv, att, atty, res, fch, fch_gelu, dres, dC, d4C, dqkv, dpreatt, logits, wteT, wT,
-                   mean, rstd, acc, losses, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
+                   mean, rstd, acc, losses, ce_stats, loss, wte, wpe, dwte, dwpe, dw, lnw, bias, dlnw, dbias, part};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CUDA_CHECK(cudaFree(all[i]));
     CUDA_CHECK(cudaFree(tok));

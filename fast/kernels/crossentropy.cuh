@@ -2,17 +2,16 @@
  * apart (in fp16/bf16 that store is the logits' rounding point fl_M, done in the GEMM's epilogue).
  * Forward: losses[bt] = -log(p[target]), p the softmax of the row with its maximum subtracted; the
  * loss of the micro-batch is the mean, summed in bt order in fp32 (one thread). Backward:
- * dlogits = fl_M((p - onehot) * dlpp), dlpp = dloss / (B*T), written over the logits in place. No
- * [BT,V] tensor is held in fp32 beyond the logits of an fp32 run.
+ * dlogits = fl_M((p - onehot) * dlpp), dlpp = dloss / (B*T), written over the logits in place; p is
+ * computed again from the logits with the forward pass's maximum and 1 / sum (kept per row), so it
+ * has the same bits. No [BT,V] tensor is held in fp32 beyond the logits of an fp32 run.
  *
- * Both in one pass over the logits (the model knows dloss before its forward pass, model.h): one
- * block per row reads the row, stages it in shared memory when it fits (so it comes from DRAM once
- * for its three reads: maximum, sum, loss), and then writes dlogits over it from the staged copy.
- * Separate forward and backward kernels read the logits twice (performance-notes.md run 14).
- * Reductions run in a fixed order (each thread folds v = tid, tid + ZSF_BLOCK, ..., then
- * block_reduce), so runs are bit-identical. fp16/bf16 pad the rows to a multiple of 64 (matmul.cuh
- * logits_ld) so that the LM head's tensor-core GEMMs see aligned leading dimensions; the padding is
- * never read. */
+ * One block per row, reductions in a fixed order (each thread folds v = tid, tid + ZSF_BLOCK, ...,
+ * then block_reduce), so runs are bit-identical. The forward pass reads the row three times (maximum,
+ * sum, loss); when the row fits in shared memory it is staged there first, so it comes from DRAM
+ * once. The backward pass reads and writes each entry once. fp16/bf16 pad the rows to a multiple of
+ * 64 (matmul.cuh logits_ld) so that the LM head's tensor-core GEMMs see aligned leading dimensions;
+ * the padding is never read. */
 #ifndef ZS_FAST_KERNELS_CROSSENTROPY_CUH
 #define ZS_FAST_KERNELS_CROSSENTROPY_CUH
 
@@ -63,7 +62,8 @@ template <class T> __device__ static const T *crossentropy_row(const T *row, int
     return s;
 }
 
-/* The row's maximum and 1 / sum exp(x - max), identical in every thread. One entry per step:
+/* The row's maximum and 1 / sum exp(x - max), identical in every thread. The last fold's
+ * __syncthreads also means that every thread has finished reading the row. One entry per step:
  * the same folds over 16-byte vectors of the staged row took 2.3 ms per bf16 step instead of 1.35 on
  * an H100 (performance-notes.md run 9; two blocks fit on an SM beside their staged rows). */
 struct softmax_stats {
@@ -85,39 +85,41 @@ template <class T> __device__ static softmax_stats crossentropy_stats(const T *x
     return r;
 }
 
-/* dlogits over the row out from the entries in (the row itself, or its staged copy): one streaming
- * pass, each thread writing only the entries it reads; 16-byte vectors when both are aligned (vec). */
+/* stats[bt]: the row's softmax_stats, kept for the backward pass (the logits stay as they are until
+ * then, so it would compute the same bits again). */
 template <class T>
-__device__ static void crossentropy_grad_row(T *out, const T *in, softmax_stats r, int target, float dlpp, int V,
-                                             int vec)
+__global__ static void crossentropy_forward_kernel(float *losses, softmax_stats *stats, const T *logits,
+                                                   const int *targets, int V, int row_ld, int staged)
+{
+    size_t bt = blockIdx.x;
+    const T *x = crossentropy_row(logits + bt * row_ld, V, staged);
+    softmax_stats r = crossentropy_stats(x, V);
+    if (threadIdx.x == 0) {
+        losses[bt] = -logf(expf(ld(x[targets[bt]]) - r.maxv) * r.inv);
+        stats[bt] = r;
+    }
+}
+
+/* In place, one streaming pass with the forward pass's stats: each thread rewrites only the entries
+ * it reads; 16-byte vectors when the rows are aligned (vec). */
+template <class T>
+__global__ static void crossentropy_backward_kernel(T *logits_dlogits, const softmax_stats *stats, const int *targets,
+                                                    float dlpp, int V, int row_ld, int vec)
 {
     const int N = zsf_vec_n<T>;
+    size_t bt = blockIdx.x;
+    T *row = logits_dlogits + bt * row_ld;
+    const softmax_stats r = stats[bt];
+    const int target = targets[bt];
     for (int v0 = N * (int)threadIdx.x; v0 < V; v0 += N * ZSF_BLOCK) {
-        zsf_vec<T> x = vload(in, (size_t)v0, (size_t)V, vec);
+        zsf_vec<T> x = vload((const T *)row, (size_t)v0, (size_t)V, vec);
 #pragma unroll
         for (int j = 0; j < zsf_vec_n<T>; j++) {
             float p = expf(ld(x.v[j]) - r.maxv) * r.inv;
             x.v[j] = st<T>((p - (v0 + j == target ? 1.0f : 0.0f)) * dlpp);
         }
-        vstore(out, (size_t)v0, (size_t)V, vec, x);
+        vstore(row, (size_t)v0, (size_t)V, vec, x);
     }
-}
-
-/* losses[bt], then the row's dlogits in place. The loss's read of the target entry comes before the
- * barrier that every write waits for, so an unstaged row is not overwritten under it. */
-template <class T>
-__global__ static void crossentropy_kernel(float *losses, T *logits_dlogits, const int *targets, float dlpp, int V,
-                                           int row_ld, int staged, int vec)
-{
-    size_t bt = blockIdx.x;
-    T *row = logits_dlogits + bt * row_ld;
-    const T *x = crossentropy_row((const T *)row, V, staged);
-    softmax_stats r = crossentropy_stats(x, V);
-    const int target = targets[bt];
-    if (threadIdx.x == 0)
-        losses[bt] = -logf(expf(ld(x[target]) - r.maxv) * r.inv);
-    __syncthreads();
-    crossentropy_grad_row(row, x, r, target, dlpp, V, vec);
 }
 
 __global__ static void mean_loss_kernel(float *out, const float *losses, int BT)
@@ -145,20 +147,30 @@ template <class T, class K> static size_t crossentropy_stage_bytes(K kernel, int
     return bytes;
 }
 
-/* loss = the mean of losses[BT]; the logits become dlogits with dlpp = dloss / (B*T). */
+/* stats: [BT] entries of device memory (crossentropy_forward writes them, crossentropy_backward reads). */
 template <class T>
-static void crossentropy(float *loss, float *losses, T *logits_dlogits, const int *targets, float dlpp, int BT, int V,
-                         int row_ld, cudaStream_t s)
+static void crossentropy_forward(float *loss, float *losses, softmax_stats *stats, const T *logits, const int *targets,
+                                 int BT, int V, int row_ld, cudaStream_t s)
 {
     if (BT > 0) {
-        size_t smem = crossentropy_stage_bytes<T>(crossentropy_kernel<T>, V, row_ld);
-        /* the staged copy is 16-byte aligned; the row is when its start and stride are */
-        int vec = zsf_aligned16(logits_dlogits) && (size_t)row_ld * sizeof(T) % 16 == 0;
-        crossentropy_kernel<T><<<(unsigned)BT, ZSF_BLOCK, smem, s>>>(losses, logits_dlogits, targets, dlpp, V, row_ld,
-                                                                      smem > 0, vec);
+        size_t smem = crossentropy_stage_bytes<T>(crossentropy_forward_kernel<T>, V, row_ld);
+        crossentropy_forward_kernel<T><<<(unsigned)BT, ZSF_BLOCK, smem, s>>>(losses, stats, logits, targets, V, row_ld,
+                                                                             smem > 0);
         CUDA_CHECK_LAUNCH();
     }
     ZSF_LAUNCH(mean_loss_kernel, 1, s, loss, losses, BT);
+}
+
+template <class T>
+static void crossentropy_backward(T *logits_dlogits, const softmax_stats *stats, const int *targets, float dlpp, int BT,
+                                  int V, int row_ld, cudaStream_t s)
+{
+    if (BT > 0) {
+        int vec = zsf_aligned16(logits_dlogits) && (size_t)row_ld * sizeof(T) % 16 == 0;
+        crossentropy_backward_kernel<T><<<(unsigned)BT, ZSF_BLOCK, 0, s>>>(logits_dlogits, stats, targets, dlpp, V,
+                                                                           row_ld, vec);
+        CUDA_CHECK_LAUNCH();
+    }
 }
 
 #endif
