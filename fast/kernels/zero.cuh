@@ -10,10 +10,10 @@
 
 /* Buffers are typed by a zsf_dtype: ZSF_FP32 float, ZSF_FP16 __half, ZSF_BF16 __nv_bfloat16 (the
  * model-dtype storage of rounding.h). The kernels are templates over the element types (O out, I in);
- * arithmetic is fp32, ld and widen widen exactly (widen keeps a NaN's payload
- * too, for the values stored without arithmetic) and st<O> is fl_O's rounding, so with float buffers each
- * kernel computes what the fp32 code always did. The host wrappers below take void pointers with
- * their dtypes and pick the instantiation. */
+ * arithmetic is fp32, ld and widen widen exactly (widen also keeps a NaN's payload, for the values
+ * stored without arithmetic) and st<O> is fl_O's rounding, so with float buffers each kernel computes
+ * what the fp32 code always did. The host wrappers below take void pointers with their dtypes and pick
+ * the instantiation. */
 
 /* One element converted from I to O: a copy when the types agree (bit for bit), else widened and
  * rounded to O (exact whenever O can hold the value, e.g. widening). */

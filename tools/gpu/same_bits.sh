@@ -13,6 +13,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ $# = 1 ] && [ -f "$1" ] || { echo "usage: $0 BASE.tar.gz (git archive of the base commit)"; exit 2; }
+command -v mpirun >/dev/null ||   # else every trace would read as DIFFERS
+  { echo "same_bits: no mpirun on PATH (run.sh's fallback to the bundle's OpenMPI is not supported here)"; exit 1; }
 base=/tmp/zs-base
 rm -rf "$base" && mkdir -p "$base/src" && tar -C "$base/src" -xzf "$1" || exit 1
 sys=/tmp/zs-sys/dev/usr
